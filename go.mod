@@ -1,0 +1,3 @@
+module github.com/mrredis/mrredis
+
+go 1.26.8
