@@ -38,7 +38,7 @@ func Ready(v model.InstanceView) bool {
 // view of the instance, and rides out scheduler restarts by reconnecting.
 // It fails with a *StateError if the instance becomes FAILED or DELETING or
 // is deleted, with the Get error if the instance does not exist at the
-// start, and with an error wrapping ctx.Err() when ctx ends first.
+// start, and with a *NotReadyError wrapping ctx.Err() when ctx ends first.
 func (c *Client) Wait(ctx context.Context, name string, progress func(model.InstanceView)) (model.InstanceView, error) {
 	v, err := c.Get(ctx, name)
 	if err != nil {
@@ -119,14 +119,29 @@ func (c *Client) followEvents(ctx context.Context, name string, see func(model.I
 	return false, nil
 }
 
+// NotReadyError means Wait gave up because its context ended first. It
+// wraps the context's error, so errors.Is(err, context.DeadlineExceeded)
+// tells a timeout.
+type NotReadyError struct {
+	View model.InstanceView // the last view seen
+	Err  error
+}
+
+func (e *NotReadyError) Error() string {
+	v := e.View
+	msg := fmt.Sprintf("instance %s is not ready: it is %s with %d of %d replicas in sync", v.Name, v.State, v.ReplicasInSync, v.Replicas)
+	if v.Reason != "" {
+		msg += " (" + v.Reason + ")"
+	}
+	return msg
+}
+
+func (e *NotReadyError) Unwrap() error { return e.Err }
+
 func (c *Client) waitTimeout(ctx context.Context, v model.InstanceView) error {
 	cause := ctx.Err()
 	if c := context.Cause(ctx); c != nil && !errors.Is(c, cause) {
 		cause = fmt.Errorf("%w: %w", cause, c)
 	}
-	msg := fmt.Sprintf("instance %s is not ready: it is %s with %d of %d replicas in sync", v.Name, v.State, v.ReplicasInSync, v.Replicas)
-	if v.Reason != "" {
-		msg += " (" + v.Reason + ")"
-	}
-	return fmt.Errorf("%s: %w", msg, cause)
+	return &NotReadyError{View: v, Err: cause}
 }
