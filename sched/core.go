@@ -1,0 +1,537 @@
+package sched
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mrredis/mrredis/internal/execproto"
+	"github.com/mrredis/mrredis/internal/model"
+)
+
+// Errors the core returns for requests; the API maps them to status codes.
+var (
+	ErrUnknownInstance = errors.New("unknown instance")
+	ErrDuplicate       = errors.New("instance exists")
+	ErrBadRequest      = errors.New("bad request")
+	ErrBusy            = errors.New("busy")
+)
+
+// Core is the scheduler's pure state machine. It does no I/O: callers feed
+// it events with the current time and carry out the actions it returns, in
+// order. Every handler ends with a level-triggered pass that compares each
+// instance's spec with its observed members and acts on the difference, so
+// a repeated or missed event does no harm. Core is not safe for concurrent
+// use: one goroutine owns it.
+type Core struct {
+	cfg       CoreConfig
+	instances map[string]*instState
+	// dead are task ids the core gave up on (lost, replaced, killed): if
+	// one of them reports running again it is killed.
+	dead    map[string]bool
+	wanting bool // offers are revived; false means suppressed
+	seq     int64
+	cmdSeq  int64
+	// offerRound is set by Offers so a pending reason is only recomputed
+	// when offers were actually seen.
+	offersSeen bool
+}
+
+type instState struct {
+	inst     model.Instance
+	written  model.Instance // as last written to or read from the store
+	members  map[string]*memberState
+	master   string // "host:port" in the /master node
+	history  []model.Failover
+	pending  string // why wanted members are not placed, from the last offers
+	note     string // a degraded reason that lasts until the instance runs again
+	fo       *failoverOp
+	loadedAt time.Time
+}
+
+type memberState struct {
+	m          model.Member
+	written    model.Member
+	stored     bool
+	killing    bool
+	follows    string // replicas: the master address they were last told to follow
+	launched   time.Time
+	lastStats  time.Time
+	lastLinkUp time.Time
+	pingMisses int
+	lastPingOK time.Time
+}
+
+// failoverOp is a master change in progress.
+type failoverOp struct {
+	cause      string
+	switchover bool
+	oldTask    string
+	oldAddr    string
+	oldOffset  int64
+	candidate  string
+	cmdID      string
+	sent       time.Time // promote sent; zero while a switchover waits for catch-up
+	started    time.Time
+	detectMS   int64
+	tried      map[string]bool
+}
+
+// NewCore returns an empty core.
+func NewCore(cfg CoreConfig) *Core {
+	return &Core{cfg: cfg, instances: map[string]*instState{}, dead: map[string]bool{}}
+}
+
+// Load puts an instance read from the store into the core, replacing what
+// the core knew about it: used on start, after a leader change and after a
+// failed store write.
+func (c *Core) Load(inst model.Instance, members []model.Member, master string, history []model.Failover, now time.Time) {
+	is := &instState{inst: inst, written: inst, members: map[string]*memberState{}, master: master, history: history, loadedAt: now}
+	for _, m := range members {
+		ms := &memberState{m: m, written: m, stored: true, launched: now, lastStats: now, lastPingOK: now}
+		if m.Role == model.RoleReplica {
+			// Assume replicas were in sync when the last leader stopped, so
+			// that a failover right after a restart can still promote one.
+			ms.follows = master
+			ms.lastLinkUp = now
+		}
+		is.members[m.TaskID] = ms
+	}
+	c.instances[inst.Name] = is
+}
+
+// Forget drops an instance from the core without any action (reload).
+func (c *Core) Forget(name string) { delete(c.instances, name) }
+
+// Names returns the names of the instances the core knows.
+func (c *Core) Names() []string {
+	var out []string
+	for n := range c.instances {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Instance returns the record of an instance as the core sees it.
+func (c *Core) Instance(name string) (model.Instance, bool) {
+	is, ok := c.instances[name]
+	if !ok {
+		return model.Instance{}, false
+	}
+	return is.inst, true
+}
+
+// Subscribed is called when the framework (re)subscribed to Mesos: it
+// reconciles every known task and re-decides revive/suppress.
+func (c *Core) Subscribed(now time.Time) []Action {
+	var tasks []ReconcileTask
+	for _, is := range c.sorted() {
+		for _, id := range is.memberIDs() {
+			ms := is.members[id]
+			tasks = append(tasks, ReconcileTask{TaskID: id, AgentID: ms.m.AgentID})
+		}
+	}
+	acts := []Action{{Kind: ActReconcile, Reconcile: tasks}}
+	// Mesos may still hold filters from before: decide afresh.
+	c.wanting = len(c.wants()) == 0 // forces the level pass to emit one of revive/suppress
+	return append(acts, c.level(now)...)
+}
+
+// Created adds a new instance that is already stored (state CREATING).
+func (c *Core) Created(inst model.Instance, now time.Time) ([]Action, error) {
+	if _, ok := c.instances[inst.Name]; ok {
+		return nil, fmt.Errorf("instance %q already exists: %w", inst.Name, ErrDuplicate)
+	}
+	c.instances[inst.Name] = &instState{inst: inst, written: inst, members: map[string]*memberState{}, loadedAt: now}
+	return c.level(now), nil
+}
+
+// PlanPatch returns the instance record a PATCH would store, without
+// changing anything; the caller stores it (CAS) and then calls Apply.
+func (c *Core) PlanPatch(name string, req model.PatchRequest, limits model.Limits) (model.Instance, error) {
+	is, ok := c.instances[name]
+	if !ok {
+		return model.Instance{}, fmt.Errorf("instance %q does not exist: %w", name, ErrUnknownInstance)
+	}
+	if is.inst.State == model.StateDeleting {
+		return model.Instance{}, fmt.Errorf("instance %q is being deleted: %w", name, ErrBusy)
+	}
+	inst := is.inst
+	if req.Replicas == nil && req.MemoryMB == nil {
+		return inst, fmt.Errorf("nothing to change: give replicas and/or memory_mb: %w", ErrBadRequest)
+	}
+	if req.Replicas != nil {
+		if err := limits.ValidateReplicas(*req.Replicas); err != nil {
+			return inst, fmt.Errorf("%v: %w", err, ErrBadRequest)
+		}
+		inst.Replicas = *req.Replicas
+	}
+	if req.MemoryMB != nil {
+		if err := limits.ValidateMemory(*req.MemoryMB); err != nil {
+			return inst, fmt.Errorf("%v: %w", err, ErrBadRequest)
+		}
+		inst.MemoryMB = *req.MemoryMB
+	}
+	return inst, nil
+}
+
+// PlanDelete returns the record a DELETE would store.
+func (c *Core) PlanDelete(name string) (model.Instance, error) {
+	is, ok := c.instances[name]
+	if !ok {
+		return model.Instance{}, fmt.Errorf("instance %q does not exist: %w", name, ErrUnknownInstance)
+	}
+	inst := is.inst
+	inst.State = model.StateDeleting
+	inst.Reason = "stopping members"
+	return inst, nil
+}
+
+// Apply takes a record the caller has just stored (after PlanPatch or
+// PlanDelete) and acts on the difference.
+func (c *Core) Apply(inst model.Instance, now time.Time) []Action {
+	is, ok := c.instances[inst.Name]
+	if !ok {
+		return nil
+	}
+	old := is.inst
+	is.inst, is.written = inst, inst
+	var acts []Action
+	if inst.MemoryMB != old.MemoryMB && inst.State != model.StateDeleting {
+		// Resize live members in place; new ones start with the new size.
+		for _, id := range is.memberIDs() {
+			ms := is.members[id]
+			if ms.live() && ms.ready() {
+				acts = append(acts, c.command(is, ms, execproto.Command{Op: execproto.OpSetMaxMemory, MaxMemoryMB: inst.MemoryMB}))
+			}
+		}
+	}
+	return append(acts, c.level(now)...)
+}
+
+// Switchover starts a planned master change to the best replica. It waits
+// for the replica to catch up before promoting, so no write is lost.
+func (c *Core) Switchover(name string, now time.Time) ([]Action, error) {
+	is, ok := c.instances[name]
+	if !ok {
+		return nil, fmt.Errorf("instance %q does not exist: %w", name, ErrUnknownInstance)
+	}
+	if is.inst.State == model.StateDeleting {
+		return nil, fmt.Errorf("instance %q is being deleted: %w", name, ErrBusy)
+	}
+	if is.fo != nil {
+		return nil, fmt.Errorf("instance %q is already failing over: %w", name, ErrBusy)
+	}
+	master := is.masterMember()
+	if master == nil || !master.ready() || is.master == "" {
+		return nil, fmt.Errorf("instance %q has no running master to switch from: %w", name, ErrBusy)
+	}
+	cand, ok := ChooseSuccessor(is.candidates(nil, true), now, c.cfg.LinkGrace)
+	if !ok {
+		return nil, fmt.Errorf("instance %q has no replica in sync to promote: %w", name, ErrBusy)
+	}
+	is.fo = &failoverOp{
+		cause: "switchover", switchover: true, oldTask: master.m.TaskID, oldAddr: master.m.Addr(),
+		candidate: cand.TaskID, started: now, tried: map[string]bool{},
+	}
+	return c.level(now), nil
+}
+
+// Offers places wanted members on offers and declines the rest.
+func (c *Core) Offers(offers []Offer, now time.Time) []Action {
+	c.offersSeen = true
+	acts := c.place(offers, now)
+	return append(acts, c.level(now)...)
+}
+
+// Update handles a task status update.
+func (c *Core) Update(u TaskUpdate, now time.Time) []Action {
+	is, ms := c.findTask(u.TaskID)
+	if ms == nil {
+		if isTerminal(u.State) || isGoneForNow(u.State) {
+			return nil
+		}
+		// A task we do not own (replaced after TASK_LOST, or left from a
+		// deleted instance) is running: stop it before anything routes to it.
+		c.dead[u.TaskID] = true
+		return []Action{{Kind: ActKill, TaskID: u.TaskID, AgentID: u.AgentID}}
+	}
+	ms.m.State = u.State
+	ms.m.Reason = u.Reason
+	if u.AgentID != "" {
+		ms.m.AgentID = u.AgentID
+	}
+	if u.State == "TASK_RUNNING" && u.Data != nil {
+		if u.Data.Host != "" {
+			ms.m.Host = u.Data.Host
+		}
+		if u.Data.Port > 0 {
+			ms.m.Port = u.Data.Port
+		}
+		if u.Data.RunID != "" {
+			ms.m.RunID = u.Data.RunID
+		}
+		ms.lastStats, ms.lastPingOK = now, now
+	}
+	var acts []Action
+	if ms.killing && !isTerminal(u.State) && !isGoneForNow(u.State) {
+		// Still alive after a kill (a master that came back): kill again.
+		acts = append(acts, Action{Kind: ActKill, Instance: is.inst.Name, TaskID: u.TaskID, AgentID: ms.m.AgentID})
+	}
+	if isTerminal(u.State) || isGoneForNow(u.State) {
+		c.dead[u.TaskID] = true
+		if ms.m.TaskID == is.inst.MasterTask && is.fo == nil && is.inst.State != model.StateDeleting {
+			acts = append(acts, c.startFailover(is, "task "+u.State, now)...)
+		}
+		if is.fo != nil && is.fo.candidate == u.TaskID {
+			acts = append(acts, c.candidateFailed(is, "candidate "+u.State, now)...)
+		}
+		delete(is.members, u.TaskID)
+		if ms.stored {
+			acts = append(acts, Action{Kind: ActDeleteMember, Instance: is.inst.Name, TaskID: u.TaskID})
+		}
+	}
+	return append(acts, c.level(now)...)
+}
+
+// Message handles a framework message from an executor.
+func (c *Core) Message(msg execproto.ExecutorMessage, now time.Time) []Action {
+	switch msg.Kind {
+	case execproto.KindStats:
+		for _, s := range msg.Stats {
+			_, ms := c.findTask(s.TaskID)
+			if ms == nil {
+				continue
+			}
+			ms.lastStats = now
+			ms.m.LastSeen = now
+			ms.m.ReplOffset = s.ReplOffset
+			ms.m.LinkUp = s.LinkUp
+			if s.LinkUp {
+				ms.lastLinkUp = now
+			}
+			ms.m.LagBytes = s.LagBytes
+			ms.m.UsedMemory = s.UsedMemory
+			ms.m.OpsPerSec = s.OpsPerSec
+			ms.m.ConnectedClients = s.ConnectedClients
+			if s.RunID != "" {
+				ms.m.RunID = s.RunID
+			}
+		}
+		return c.level(now)
+	case execproto.KindReply:
+		if msg.Reply == nil {
+			return nil
+		}
+		return append(c.reply(*msg.Reply, now), c.level(now)...)
+	}
+	return nil
+}
+
+// Ping records the result of one PING of an instance's master.
+func (c *Core) Ping(name, taskID string, ok bool, now time.Time) []Action {
+	is, found := c.instances[name]
+	if !found {
+		return nil
+	}
+	ms := is.members[taskID]
+	if ms == nil || taskID != is.inst.MasterTask {
+		return nil
+	}
+	if ok {
+		ms.pingMisses = 0
+		ms.lastPingOK = now
+		return nil
+	}
+	ms.pingMisses++
+	if c.cfg.PingMisses > 0 && ms.pingMisses >= c.cfg.PingMisses && is.fo == nil && is.inst.State != model.StateDeleting {
+		acts := c.startFailover(is, fmt.Sprintf("ping timeout (%d misses)", ms.pingMisses), now)
+		return append(acts, c.level(now)...)
+	}
+	return nil
+}
+
+// Tick checks timeouts: stale executor stats, unanswered promotes, and
+// switchovers that wait for a replica to catch up.
+func (c *Core) Tick(now time.Time) []Action {
+	var acts []Action
+	for _, is := range c.sorted() {
+		if is.inst.State == model.StateDeleting {
+			continue
+		}
+		if fo := is.fo; fo != nil {
+			switch {
+			case !fo.sent.IsZero() && now.Sub(fo.sent) > c.cfg.CommandTimeout:
+				acts = append(acts, c.candidateFailed(is, "promote not answered", now)...)
+			case fo.switchover && fo.sent.IsZero() && now.Sub(fo.started) > c.cfg.CatchUpTimeout:
+				acts = append(acts, c.abortSwitchover(is, "the replica did not catch up in time", now)...)
+			}
+			continue
+		}
+		if ms := is.masterMember(); ms != nil && ms.ready() && c.cfg.StatsTimeout > 0 {
+			if now.Sub(ms.lastStats) > c.cfg.StatsTimeout {
+				acts = append(acts, c.startFailover(is, "executor stats stale", now)...)
+			}
+		}
+	}
+	return append(acts, c.level(now)...)
+}
+
+// PingTarget is a master the pinger should check.
+type PingTarget struct {
+	Instance, TaskID, Addr, AdminPassword string
+}
+
+// PingTargets lists running masters not being failed over.
+func (c *Core) PingTargets() []PingTarget {
+	var out []PingTarget
+	for _, is := range c.sorted() {
+		if is.fo != nil || is.inst.State == model.StateDeleting {
+			continue
+		}
+		if ms := is.masterMember(); ms != nil && ms.ready() {
+			out = append(out, PingTarget{Instance: is.inst.Name, TaskID: ms.m.TaskID, Addr: ms.m.Addr(), AdminPassword: is.inst.AdminPassword})
+		}
+	}
+	return out
+}
+
+// Views returns what the API shows of every instance (not redacted).
+func (c *Core) Views() []model.InstanceView {
+	var out []model.InstanceView
+	for _, is := range c.sorted() {
+		out = append(out, is.view())
+	}
+	return out
+}
+
+// View returns one instance's view.
+func (c *Core) View(name string) (model.InstanceView, bool) {
+	is, ok := c.instances[name]
+	if !ok {
+		return model.InstanceView{}, false
+	}
+	return is.view(), true
+}
+
+// KnownTask reports whether the core owns a live task with this id.
+func (c *Core) KnownTask(id string) bool { _, ms := c.findTask(id); return ms != nil }
+
+func (is *instState) view() model.InstanceView {
+	v := model.InstanceView{Instance: is.inst, Master: is.master, Members: []model.Member{}}
+	for _, id := range is.memberIDs() {
+		ms := is.members[id]
+		m := ms.m
+		if id == is.inst.MasterTask {
+			m.Role = model.RoleMaster
+		}
+		v.Members = append(v.Members, m)
+		if ms.inSync() {
+			v.ReplicasInSync++
+		}
+	}
+	sort.SliceStable(v.Members, func(i, j int) bool {
+		return v.Members[i].Role == model.RoleMaster && v.Members[j].Role != model.RoleMaster
+	})
+	v.History = append([]model.Failover{}, is.history...)
+	return v
+}
+
+// --- helpers ---
+
+func (c *Core) sorted() []*instState {
+	out := make([]*instState, 0, len(c.instances))
+	for _, is := range c.instances {
+		out = append(out, is)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].inst, out[j].inst
+		if !a.Created.Equal(b.Created) {
+			return a.Created.Before(b.Created)
+		}
+		return a.Name < b.Name
+	})
+	return out
+}
+
+func (is *instState) memberIDs() []string {
+	ids := make([]string, 0, len(is.members))
+	for id := range is.members {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func (is *instState) masterMember() *memberState {
+	if is.inst.MasterTask == "" {
+		return nil
+	}
+	ms := is.members[is.inst.MasterTask]
+	if ms == nil || !ms.live() {
+		return nil
+	}
+	return ms
+}
+
+func (c *Core) findTask(id string) (*instState, *memberState) {
+	for _, is := range c.instances {
+		if ms, ok := is.members[id]; ok {
+			return is, ms
+		}
+	}
+	return nil, nil
+}
+
+func (ms *memberState) live() bool {
+	return !ms.killing && !isTerminal(ms.m.State) && !isGoneForNow(ms.m.State)
+}
+
+func (ms *memberState) ready() bool { return ms.m.State == "TASK_RUNNING" && ms.m.Port > 0 }
+
+func (ms *memberState) inSync() bool {
+	return ms.live() && ms.ready() && ms.m.Role == model.RoleReplica && ms.m.LinkUp
+}
+
+func (c *Core) newTaskID(name string, now time.Time) string {
+	n := now.UnixNano() / 1000
+	if n <= c.seq {
+		n = c.seq + 1
+	}
+	c.seq = n
+	return name + "." + strconv.FormatInt(n, 36)
+}
+
+func (c *Core) command(is *instState, ms *memberState, cmd execproto.Command) Action {
+	c.cmdSeq++
+	cmd.ID = fmt.Sprintf("c%d", c.cmdSeq)
+	cmd.TaskID = ms.m.TaskID
+	return Action{Kind: ActMessage, Instance: is.inst.Name, AgentID: ms.m.AgentID, Exec: ms.m.ExecutorID, Command: cmd}
+}
+
+// ExecutorID is the executor of an instance on an agent: one per instance
+// per agent, so members of one instance on one agent share it.
+func ExecutorID(instance, agentID string) string {
+	suffix := agentID
+	if i := strings.LastIndex(agentID, "-"); i >= 0 {
+		suffix = agentID[i+1:]
+	}
+	return "mrr-" + instance + "-" + suffix
+}
+
+func isTerminal(state string) bool {
+	switch state {
+	case "TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST",
+		"TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR":
+		return true
+	}
+	return false
+}
+
+// isGoneForNow is a state that may come back (the agent re-registers); the
+// core replaces such a member and kills it if it returns.
+func isGoneForNow(state string) bool { return state == "TASK_UNREACHABLE" || state == "TASK_UNKNOWN" }
