@@ -127,6 +127,7 @@ type Store struct {
 	mu           sync.Mutex
 	sessionID    int64         // current session, 0 while none
 	expired      bool          // the last session expired; the next one is new
+	closing      bool          // Close was called: state changes are expected
 	connected    bool          // has a session right now
 	disconnSince time.Time     // when the session was last lost, if !connected
 	stateCh      chan struct{} // closed and replaced on every session event
@@ -235,6 +236,9 @@ func (s *Store) Close() {
 			_ = s.deleteNode(ctx, p)
 		}
 		cancel()
+		s.mu.Lock()
+		s.closing = true
+		s.mu.Unlock()
 		close(s.closed)
 		s.conn.Close()
 	})
@@ -258,6 +262,9 @@ func (s *Store) onEvent(ev zk.Event) {
 	<-s.connReady
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closing {
+		return
+	}
 	switch ev.State {
 	case zk.StateHasSession:
 		sid := s.conn.SessionID()
