@@ -1,0 +1,532 @@
+package localproxy
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// bufSize is the read buffer of each direction of a connection. Pipelined
+// commands that arrive together are forwarded with one write, and the
+// replies that arrive together go back with one write.
+const bufSize = 16 * 1024
+
+var (
+	errMasterChanged = []byte("-ERR mrredis: master changed, command not executed or result unknown; retry\r\n")
+	errBackendLost   = []byte("-ERR mrredis: connection to the master was lost, command not executed or result unknown; retry\r\n")
+	replyOK          = []byte("+OK\r\n")
+)
+
+// clientConn relays one local client connection to a backend connection
+// of its own on the instance's master. One connection per client is the
+// simplest way to be transparent for everything that keeps server-side
+// state: MULTI/EXEC, WATCH, blocking commands, SELECT, pub/sub.
+//
+// Two goroutines move bytes: serve reads commands from the client and
+// writes them to the backend; pump (one per backend connection) reads
+// replies and writes them to the client. Both pass raw bytes through and
+// only count command and reply boundaries, so that the connection knows
+// what is in flight when the master changes.
+//
+// AUTH from a client is answered +OK locally and never forwarded: the
+// proxy authenticates to Redis itself with the instance password it reads
+// from ZooKeeper. Local clients thus need no password (and one configured
+// for the old MrRedis keeps working, even across a password rotation).
+// This is safe because listeners bind to 127.0.0.1 only: whoever can
+// connect already runs on this host, where the password in ZooKeeper is
+// readable too. Binding to another address would need real AUTH checks.
+type clientConn struct {
+	in     *instance
+	client net.Conn
+
+	wmu sync.Mutex // serializes writes to client
+
+	mu        sync.Mutex
+	be        *backend // nil: connect on the next command
+	sent      uint64   // commands written (even partly) to backends
+	recv      uint64   // commands answered to the client
+	drain     chan struct{}
+	closed    bool
+	multi     bool // inside MULTI
+	watching  bool // WATCH is active
+	dbUnknown bool // a SELECT we could not follow
+	db        int
+	raw       atomic.Bool // pub/sub, MONITOR, HELLO...: no counting, never moved
+
+	// Owned by serve.
+	sc          cmdScanner
+	partialSent bool // the current command was partly written already
+}
+
+// backend is one connection to a master, read by its own pump goroutine.
+type backend struct {
+	conn  net.Conn
+	route *route
+	// Guarded by clientConn.mu.
+	sent, recv uint64 // commands written to / answered from this backend
+	movable    bool   // the client's state could move when it was detached
+}
+
+func newClientConn(in *instance, nc net.Conn) *clientConn {
+	return &clientConn{in: in, client: nc}
+}
+
+// close ends the connection; the goroutines exit on their read errors.
+func (c *clientConn) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeLocked()
+}
+
+func (c *clientConn) closeLocked() {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.client.Close()
+	if c.be != nil {
+		c.be.conn.Close()
+		c.be = nil
+	}
+	if c.drain != nil {
+		close(c.drain)
+		c.drain = nil
+	}
+}
+
+// movableLocked reports whether the connection's server-side state can
+// be recreated on another master (only the database is).
+func (c *clientConn) movableLocked() bool {
+	return !c.multi && !c.watching && !c.dbUnknown && !c.raw.Load()
+}
+
+// routeChanged is called when the instance's master or password changes.
+// The backend is closed at once (a blocked BLPOP must not wait on the old
+// master); pump then fails the commands in flight or closes the client if
+// its state cannot move. An idle connection simply reconnects to the new
+// master on its next command.
+func (c *clientConn) routeChanged() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.be != nil {
+		c.detachLocked()
+	}
+}
+
+// detachLocked closes the current backend for a route change.
+func (c *clientConn) detachLocked() {
+	c.be.movable = c.movableLocked()
+	c.be.conn.Close()
+	c.be = nil
+}
+
+// serve reads client commands until the client or the instance goes away.
+func (c *clientConn) serve() {
+	defer c.close()
+	buf := make([]byte, bufSize)
+	start, end := 0, 0 // buf[start:end] is read but not yet forwarded
+	for {
+		n, err := c.client.Read(buf[end:])
+		if n > 0 {
+			if c.raw.Load() {
+				if !c.forward(buf[:end+n], 0) {
+					return
+				}
+				start, end = 0, 0
+				continue
+			}
+			scan := end
+			end += n
+			var ok bool
+			if start, ok = c.process(buf, start, scan, end); !ok {
+				return
+			}
+			switch {
+			case start == end:
+				start, end = 0, 0
+			case start > 0:
+				end = copy(buf, buf[start:end])
+				start = 0
+			case end == len(buf):
+				// One command bigger than the buffer: stream it.
+				cnt := 1
+				if c.partialSent {
+					cnt = 0
+				}
+				if !c.forward(buf[:end], cnt) {
+					return
+				}
+				c.partialSent = true
+				start, end = 0, 0
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// process scans buf[scan:end], forwards complete commands from buf[start:]
+// and returns the new start: the beginning of an incomplete command, or
+// end. It returns false when the connection must close.
+func (c *clientConn) process(buf []byte, start, scan, end int) (int, bool) {
+	cmds := 0
+	lastDone := start // end of the last complete command
+	for scan < end {
+		k, done, err := c.sc.next(buf[scan:end])
+		scan += k
+		if err != nil {
+			if !c.forward(buf[start:lastDone], cmds) {
+				return 0, false
+			}
+			c.in.m.errProto.Inc()
+			c.localReply([]byte("-ERR Protocol error: " + err.Error() + "\r\n"))
+			return 0, false
+		}
+		if !done {
+			break
+		}
+		cmdStart := lastDone
+		lastDone = scan
+		counted := 1
+		if c.partialSent {
+			counted, c.partialSent = 0, false
+		}
+		kind := classify(c.sc.name(), c.sc.arg1())
+		if kind == cmdPlain || counted == 0 {
+			cmds += counted
+			continue
+		}
+		switch kind {
+		case cmdAuth:
+			// Forward what came before, answer after its replies.
+			if !c.forward(buf[start:cmdStart], cmds) {
+				return 0, false
+			}
+			if !c.localReply(replyOK) {
+				return 0, false
+			}
+			start, cmds = scan, 0
+			continue
+		case cmdQuit:
+			if c.forward(buf[start:cmdStart], cmds) {
+				c.localReply(replyOK)
+			}
+			return 0, false
+		case cmdRaw:
+			c.raw.Store(true)
+			return end, c.forward(buf[start:end], cmds+1)
+		}
+		c.mu.Lock()
+		switch kind {
+		case cmdSelect:
+			if db, ok := parseDB(c.sc.arg1()); ok && !c.multi {
+				c.db = db
+			} else {
+				c.dbUnknown = true
+			}
+		case cmdMulti:
+			c.multi = true
+		case cmdExec:
+			c.multi, c.watching = false, false
+		case cmdWatch:
+			c.watching = true
+		case cmdUnwatch:
+			if !c.multi {
+				c.watching = false
+			}
+		case cmdReset:
+			c.multi, c.watching, c.dbUnknown, c.db = false, false, false, 0
+		}
+		c.mu.Unlock()
+		cmds++
+	}
+	// Forward complete commands, keep an incomplete one for the next read.
+	boundary := end
+	if c.sc.midCommand() && !c.partialSent {
+		boundary = lastDone
+	}
+	if boundary > start || cmds > 0 {
+		if !c.forward(buf[start:boundary], cmds) {
+			return 0, false
+		}
+	}
+	return boundary, true
+}
+
+// forward writes b, holding cmds new commands, to the current backend,
+// connecting to the master first if needed. It returns false when the
+// connection must close.
+func (c *clientConn) forward(b []byte, cmds int) bool {
+	if len(b) == 0 && cmds == 0 {
+		return true
+	}
+	r := c.in.route.Load()
+	c.mu.Lock()
+	be := c.be
+	if be != nil && be.route != r {
+		// A route change that routeChanged has not applied yet.
+		c.detachLocked()
+		be = nil
+	}
+	if be == nil {
+		if c.partialSent || c.closed || !c.movableLocked() {
+			// The first part of a command, a transaction, watched keys
+			// or a pub/sub session are on a backend that is gone:
+			// nothing sensible can follow on another one.
+			c.mu.Unlock()
+			return false
+		}
+		c.mu.Unlock()
+		if !c.waitDrained() {
+			return false
+		}
+		nb, err := c.dial(r)
+		if err != nil {
+			c.in.log.Warn("cannot connect to master", "master", r.addr, "err", err)
+			return c.failCommands(cmds, err)
+		}
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			nb.conn.Close()
+			return false
+		}
+		c.be, be = nb, nb
+		go c.pump(nb)
+	}
+	c.sent += uint64(cmds)
+	be.sent += uint64(cmds)
+	c.mu.Unlock()
+	if cmds > 0 {
+		c.in.m.commands.Add(float64(cmds))
+	}
+	if _, err := be.conn.Write(b); err != nil {
+		// pump sees the broken connection and fails what is in flight.
+		be.conn.Close()
+	}
+	return true
+}
+
+// failCommands answers cmds commands that could not be sent with err.
+func (c *clientConn) failCommands(cmds int, err error) bool {
+	if cmds == 0 {
+		return true
+	}
+	var msg []byte
+	if ne, ok := err.(*noMasterError); ok {
+		c.in.m.errNoMaster.Add(float64(cmds))
+		msg = []byte("-ERR mrredis: instance " + ne.name + " has no master right now; retry\r\n")
+	} else {
+		c.in.m.errBackend.Add(float64(cmds))
+		msg = []byte("-ERR mrredis: master of instance " + c.in.name + " is unreachable, command not executed; retry (" +
+			string(bytes.ReplaceAll([]byte(err.Error()), []byte("\r\n"), []byte(" "))) + ")\r\n")
+	}
+	return c.localReply(bytes.Repeat(msg, cmds))
+}
+
+type noMasterError struct{ name string }
+
+func (e *noMasterError) Error() string { return "instance " + e.name + " has no master" }
+
+// dial connects to the route's master and recreates the connection's
+// state there: AUTH with the instance password, SELECT of its database.
+func (c *clientConn) dial(r *route) (*backend, error) {
+	if r.addr == "" {
+		return nil, &noMasterError{name: c.in.name}
+	}
+	timeout := c.in.p.opts.DialTimeout
+	ctx, cancel := context.WithTimeout(c.in.ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", r.addr)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	db := c.db
+	c.mu.Unlock()
+	var hs []byte
+	want := 0
+	if r.password != "" {
+		hs = appendCommand(hs, "AUTH", r.password)
+		want++
+	}
+	if db != 0 {
+		hs = appendCommand(hs, "SELECT", strconv.Itoa(db))
+		want++
+	}
+	if want > 0 {
+		if err := handshake(nc, hs, want, timeout); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("%s: %w", r.addr, err)
+		}
+	}
+	return &backend{conn: nc, route: r}, nil
+}
+
+// handshake writes cmds and reads want simple replies, failing on an error reply.
+func handshake(nc net.Conn, cmds []byte, want int, timeout time.Duration) error {
+	_ = nc.SetDeadline(time.Now().Add(timeout))
+	defer nc.SetDeadline(time.Time{})
+	if _, err := nc.Write(cmds); err != nil {
+		return err
+	}
+	var buf [512]byte
+	got := 0
+	for want > 0 {
+		n, err := nc.Read(buf[got:])
+		if err != nil {
+			return err
+		}
+		got += n
+		for want > 0 {
+			i := bytes.IndexByte(buf[:got], '\n')
+			if i < 0 {
+				break
+			}
+			line := bytes.TrimRight(buf[:i], "\r")
+			if len(line) == 0 || line[0] != '+' {
+				return fmt.Errorf("redis refused the proxy's handshake: %s", line)
+			}
+			got = copy(buf[:], buf[i+1:got])
+			want--
+		}
+		if got == len(buf) {
+			return fmt.Errorf("handshake reply too long")
+		}
+	}
+	return nil
+}
+
+func appendCommand(b []byte, args ...string) []byte {
+	b = append(b, '*')
+	b = strconv.AppendInt(b, int64(len(args)), 10)
+	b = append(b, '\r', '\n')
+	for _, a := range args {
+		b = append(b, '$')
+		b = strconv.AppendInt(b, int64(len(a)), 10)
+		b = append(b, '\r', '\n')
+		b = append(b, a...)
+		b = append(b, '\r', '\n')
+	}
+	return b
+}
+
+// waitDrained waits until every command sent so far is answered, so that
+// a local reply or a new backend's replies come in order. It returns
+// false if the connection closed meanwhile.
+func (c *clientConn) waitDrained() bool {
+	c.mu.Lock()
+	for c.recv != c.sent && !c.closed {
+		ch := make(chan struct{})
+		c.drain = ch
+		c.mu.Unlock()
+		<-ch
+		c.mu.Lock()
+	}
+	closed := c.closed
+	c.mu.Unlock()
+	return !closed
+}
+
+// localReply writes b to the client after the replies of everything sent.
+func (c *clientConn) localReply(b []byte) bool {
+	if !c.waitDrained() {
+		return false
+	}
+	c.wmu.Lock()
+	_, err := c.client.Write(b)
+	c.wmu.Unlock()
+	return err == nil
+}
+
+// answered records n more replies from be written to the client.
+func (c *clientConn) answered(be *backend, n uint64) {
+	c.mu.Lock()
+	be.recv += n
+	c.recv += n
+	if c.drain != nil && c.recv == c.sent {
+		close(c.drain)
+		c.drain = nil
+	}
+	c.mu.Unlock()
+}
+
+// pump copies replies from be to the client until be closes.
+func (c *clientConn) pump(be *backend) {
+	buf := make([]byte, bufSize)
+	var rs replyScanner
+	for {
+		n, err := be.conn.Read(buf)
+		if n > 0 {
+			k := 0
+			if !c.raw.Load() {
+				var perr error
+				if k, perr = rs.feed(buf[:n]); perr != nil {
+					c.in.log.Error("master sent something that is not RESP; closing the client connection", "err", perr)
+					c.close()
+					return
+				}
+			}
+			c.wmu.Lock()
+			_, werr := c.client.Write(buf[:n])
+			c.wmu.Unlock()
+			if werr != nil {
+				c.close()
+				return
+			}
+			if k > 0 {
+				c.answered(be, uint64(k))
+			}
+		}
+		if err != nil {
+			c.backendGone(be, &rs)
+			return
+		}
+	}
+}
+
+// backendGone handles the end of be: a route change (be was detached) or
+// the master going away. Commands in flight get an error reply; a client
+// whose state cannot move to another backend is closed.
+func (c *clientConn) backendGone(be *backend, rs *replyScanner) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	switched := c.be != be
+	movable := be.movable
+	if !switched {
+		c.be = nil
+		movable = c.movableLocked()
+	}
+	be.conn.Close()
+	inFlight := be.sent - be.recv
+	closeClient := !movable || (inFlight > 0 && rs.midReply())
+	c.mu.Unlock()
+	if inFlight > 0 && !rs.midReply() {
+		msg, ctr := errBackendLost, c.in.m.errBackend
+		if switched {
+			msg, ctr = errMasterChanged, c.in.m.errMasterChanged
+		}
+		ctr.Add(float64(inFlight))
+		c.wmu.Lock()
+		for i := uint64(0); i < inFlight; i++ {
+			if _, err := c.client.Write(msg); err != nil {
+				break
+			}
+		}
+		c.wmu.Unlock()
+	}
+	c.answered(be, inFlight)
+	if closeClient {
+		c.close()
+	}
+}
