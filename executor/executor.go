@@ -45,12 +45,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 // tasks, each a redis-server Member. All its state is owned by the Run
 // goroutine; other goroutines hand results back through post.
 type Executor struct {
-	cfg  Config
-	env  config.Config
-	log  *slog.Logger
-	bind string
-	cli  calls.Sender // UPDATE and MESSAGE calls
-	sub  calls.Sender // SUBSCRIBE, on a connection of its own
+	cfg   Config
+	env   config.Config
+	log   *slog.Logger
+	bind  string
+	cli   calls.Sender // UPDATE and MESSAGE calls
+	sub   calls.Sender // SUBSCRIBE, on a connection of its own
 	inbox chan func()
 
 	// Owned by the Run goroutine.

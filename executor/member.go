@@ -150,33 +150,50 @@ func (m *Member) ExitInfo() ExitInfo {
 
 // admin opens an authenticated connection as the admin user.
 func (m *Member) admin() (*respConn, error) {
-	pass := m.cfg.adminPassword()
-	user := ""
-	if pass != "" {
-		user = AdminUser
-	}
-	return dialRedis(m.Addr(), user, pass, adminTimeout)
+	return dialRedis(m.Addr(), AdminUser, m.cfg.adminAuth(), adminTimeout)
 }
 
 // WaitReady waits until the server answers PING and, for a replica, its
 // link to the master is up. It fails at once if the process ends, and
 // when ctx is done.
 func (m *Member) WaitReady(ctx context.Context) (Ready, error) {
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
+	type result struct {
+		r   Ready
+		err error
+	}
 	var last error
 	for {
-		r, err := m.checkReady()
-		if err == nil {
-			return r, nil
+		// The check runs aside so that an exit is noticed at once even
+		// while a check hangs on a port someone else answers.
+		done := make(chan result, 1)
+		go func() {
+			r, err := m.checkReady()
+			done <- result{r, err}
+		}()
+		var wait <-chan time.Time
+		select {
+		case res := <-done:
+			if res.err == nil {
+				return res.r, nil
+			}
+			last = res.err
+			wait = time.After(50 * time.Millisecond)
+		case <-m.exited:
+		case <-ctx.Done():
 		}
-		last = err
+		if wait != nil {
+			select {
+			case <-wait:
+			case <-m.exited:
+			case <-ctx.Done():
+			}
+		}
 		select {
 		case <-m.exited:
 			return Ready{}, fmt.Errorf("redis-server ended before it was ready: %s", m.exit)
 		case <-ctx.Done():
 			return Ready{}, fmt.Errorf("redis-server on %s not ready: %w (last check: %v)", m.Addr(), ctx.Err(), last)
-		case <-tick.C:
+		default:
 		}
 	}
 }
@@ -244,10 +261,8 @@ func (m *Member) Follow(host string, port int) (int64, error) {
 		return 0, err
 	}
 	defer c.Close()
-	if pass := m.cfg.adminPassword(); pass != "" {
-		if _, err := c.doString("CONFIG", "SET", "masteruser", AdminUser, "masterauth", pass); err != nil {
-			return 0, fmt.Errorf("set replication credentials: %w", err)
-		}
+	if _, err := c.doString("CONFIG", "SET", "masteruser", AdminUser, "masterauth", m.cfg.adminAuth()); err != nil {
+		return 0, fmt.Errorf("set replication credentials: %w", err)
 	}
 	if _, err := c.doString("REPLICAOF", host, strconv.Itoa(port)); err != nil {
 		return 0, fmt.Errorf("replicaof %s %d: %w", host, port, err)
@@ -327,12 +342,7 @@ func (m *Member) Kill() ExitInfo {
 // shutdown sends SHUTDOWN; a server that obeys closes the connection
 // without a reply, so only an error reply counts as a refusal.
 func (m *Member) shutdown(mode string, grace time.Duration) error {
-	pass := m.cfg.adminPassword()
-	user := ""
-	if pass != "" {
-		user = AdminUser
-	}
-	c, err := dialRedis(m.Addr(), user, pass, grace)
+	c, err := dialRedis(m.Addr(), AdminUser, m.cfg.adminAuth(), grace)
 	if err != nil {
 		return err
 	}

@@ -91,6 +91,19 @@ func (c MemberConfig) adminPassword() string {
 	return c.Data.Password
 }
 
+// anyPassword is what the executor and replicas send to authenticate as
+// an admin user that has no password: Redis accepts any password for a
+// nopass user, and always authenticating keeps one code path.
+const anyPassword = "nopass"
+
+// adminAuth is the password to AUTH as mrr-admin with.
+func (c MemberConfig) adminAuth() string {
+	if p := c.adminPassword(); p != "" {
+		return p
+	}
+	return anyPassword
+}
+
 // addr is where the member listens, "bind:port".
 func (c MemberConfig) addr() string {
 	return net.JoinHostPort(c.Bind, strconv.Itoa(c.Data.Port))
@@ -123,6 +136,9 @@ func RenderConfig(c MemberConfig) (string, error) {
 	// the network, so access is governed by the ACL below instead.
 	line("protected-mode no")
 	line("tcp-keepalive 60")
+	// A new or re-pointed replica syncs at once; redis' default waits 5 s
+	// for more replicas to share one diskless transfer.
+	line("repl-diskless-sync-delay 0")
 	line("maxmemory", strconv.Itoa(d.MaxMemoryMB)+"mb")
 	line("maxmemory-policy", policy)
 
@@ -146,16 +162,15 @@ func RenderConfig(c MemberConfig) (string, error) {
 	} else {
 		line("user default on nopass ~* &* +@all -@admin")
 	}
-	admin := c.adminPassword()
-	if admin != "" {
+	if admin := c.adminPassword(); admin != "" {
 		line("user", AdminUser, "on", quote(">"+admin), "~* &* +@all")
-		// Every member carries the replication credentials so that a
-		// later follow command needs no CONFIG SET to work.
-		line("masteruser", AdminUser)
-		line("masterauth", quote(admin))
 	} else {
 		line("user", AdminUser, "on nopass ~* &* +@all")
 	}
+	// Every member carries the replication credentials so that a later
+	// follow command needs no CONFIG SET to work.
+	line("masteruser", AdminUser)
+	line("masterauth", quote(c.adminAuth()))
 	if d.Role == model.RoleReplica {
 		line("replicaof", d.MasterHost, strconv.Itoa(d.MasterPort))
 	}

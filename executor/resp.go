@@ -133,7 +133,7 @@ func readReply(r *bufio.Reader) (any, error) {
 		if n == -1 {
 			return nil, nil
 		}
-		out := make([]any, 0, n)
+		out := make([]any, 0, min(n, 64))
 		for i := 0; i < n; i++ {
 			v, err := readReply(r)
 			var re RedisError
