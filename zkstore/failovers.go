@@ -69,14 +69,21 @@ func (s *Store) ListFailovers(ctx context.Context, instance string) ([]model.Fai
 		return nil, err
 	}
 	slices.Sort(names)
+	paths := make([]string, len(names))
+	for i, n := range names {
+		paths[i] = dir + "/" + n
+	}
 	out := make([]model.Failover, 0, len(names))
-	for _, n := range names {
-		f, _, err := getJSON[model.Failover](ctx, s, dir+"/"+n)
-		if errors.Is(err, ErrNotFound) {
+	for i, r := range s.getMany(ctx, paths) {
+		if errors.Is(r.err, ErrNotFound) {
 			continue // trimmed since the listing
 		}
-		if err != nil {
-			return nil, err
+		if r.err != nil {
+			return nil, r.err
+		}
+		var f model.Failover
+		if err := json.Unmarshal(r.data, &f); err != nil {
+			return nil, fmt.Errorf("decode %s: malformed JSON in node: %w", paths[i], err)
 		}
 		out = append(out, f)
 	}

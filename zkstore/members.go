@@ -55,14 +55,21 @@ func (s *Store) ListMembers(ctx context.Context, instance string) ([]model.Membe
 		return nil, err
 	}
 	slices.Sort(ids)
+	paths := make([]string, len(ids))
+	for i, id := range ids {
+		paths[i] = dir + "/" + id
+	}
 	out := make([]model.Member, 0, len(ids))
-	for _, id := range ids {
-		m, _, err := getJSON[model.Member](ctx, s, dir+"/"+id)
-		if errors.Is(err, ErrNotFound) {
+	for i, r := range s.getMany(ctx, paths) {
+		if errors.Is(r.err, ErrNotFound) {
 			continue // deleted since the listing
 		}
-		if err != nil {
-			return nil, err
+		if r.err != nil {
+			return nil, r.err
+		}
+		var m model.Member
+		if err := json.Unmarshal(r.data, &m); err != nil {
+			return nil, fmt.Errorf("decode %s: malformed JSON in node: %w", paths[i], err)
 		}
 		out = append(out, m)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/go-zookeeper/zk"
 )
@@ -122,4 +123,31 @@ func validNodeName(kind, name string) error {
 		return fmt.Errorf("%s %q is invalid: it must be non-empty and contain no '/'", kind, name)
 	}
 	return nil
+}
+
+// nodeData is one result of getMany.
+type nodeData struct {
+	data []byte
+	err  error // wrapped; ErrNotFound for a node deleted since the listing
+}
+
+// getMany reads many nodes with up to 32 requests in flight: the
+// connection pipelines them, so a listing of 200 ports costs a few round
+// trips instead of 200.
+func (s *Store) getMany(ctx context.Context, paths []string) []nodeData {
+	out := make([]nodeData, len(paths))
+	sem := make(chan struct{}, 32)
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			b, _, err := s.getData(ctx, p)
+			out[i] = nodeData{b, err}
+		}()
+	}
+	wg.Wait()
+	return out
 }

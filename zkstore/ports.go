@@ -74,21 +74,26 @@ func (s *Store) ListPorts(ctx context.Context) (map[int]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[int]string, len(names))
+	var ports []int
+	var paths []string
 	for _, n := range names {
 		port, err := strconv.Atoi(n)
 		if err != nil {
 			s.log.Warn("ignoring a node that is not a port number", "path", dir+"/"+n)
 			continue
 		}
-		b, _, err := s.getData(ctx, dir+"/"+n)
-		if errors.Is(err, ErrNotFound) {
+		ports = append(ports, port)
+		paths = append(paths, dir+"/"+n)
+	}
+	out := make(map[int]string, len(ports))
+	for i, r := range s.getMany(ctx, paths) {
+		if errors.Is(r.err, ErrNotFound) {
 			continue // released since the listing
 		}
-		if err != nil {
-			return nil, err
+		if r.err != nil {
+			return nil, r.err
 		}
-		out[port] = string(b)
+		out[ports[i]] = string(r.data)
 	}
 	return out, nil
 }
