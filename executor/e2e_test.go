@@ -1,0 +1,422 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpsched"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/mrredis/mrredis/internal/execproto"
+	"github.com/mrredis/mrredis/internal/model"
+	"github.com/mrredis/mrredis/internal/testenv"
+	"github.com/mrredis/mrredis/mesoslocal"
+)
+
+// testScheduler is the least framework that can drive the executor: it
+// subscribes through mesos-go's httpsched, acknowledges every update and
+// lets the test wait for events.
+type testScheduler struct {
+	t      *testing.T
+	ctx    context.Context
+	caller calls.Caller
+	fwID   string
+
+	mu     sync.Mutex
+	seen   []*scheduler.Event
+	used   []bool
+	more   chan struct{}
+	closed error
+}
+
+func startTestScheduler(t *testing.T, ctx context.Context, masterURL string) *testScheduler {
+	t.Helper()
+	cli := httpcli.New(
+		httpcli.Endpoint(masterURL+"/api/v1/scheduler"),
+		httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
+		httpcli.Do(httpcli.With(httpcli.Timeout(10*time.Second))),
+	)
+	s := &testScheduler{t: t, ctx: ctx, caller: httpsched.NewCaller(cli), more: make(chan struct{}, 1)}
+	resp, err := s.caller.Call(ctx, calls.Subscribe(&mesos.FrameworkInfo{User: "root", Name: "mrr-executor-e2e"}))
+	if err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	t.Cleanup(func() { resp.Close() })
+	go func() {
+		for {
+			var ev scheduler.Event
+			err := resp.Decode(&ev)
+			s.mu.Lock()
+			if err != nil {
+				s.closed = err
+				s.mu.Unlock()
+				s.signal()
+				return
+			}
+			s.seen = append(s.seen, &ev)
+			s.used = append(s.used, false)
+			s.mu.Unlock()
+			s.signal()
+		}
+	}()
+	sub := s.waitFor("SUBSCRIBED", 20*time.Second, func(e *scheduler.Event) bool { return e.Type == scheduler.Event_SUBSCRIBED })
+	s.fwID = sub.Subscribed.FrameworkID.Value
+	return s
+}
+
+func (s *testScheduler) signal() {
+	select {
+	case s.more <- struct{}{}:
+	default:
+	}
+}
+
+func (s *testScheduler) call(c *scheduler.Call) {
+	s.t.Helper()
+	resp, err := s.caller.Call(s.ctx, c.With(calls.Framework(s.fwID)))
+	if resp != nil {
+		resp.Close()
+	}
+	if err != nil {
+		s.t.Fatalf("%s call: %v", c.Type, err)
+	}
+}
+
+// waitFor returns the first event not yet taken that matches, reading more
+// as needed; every UPDATE that carries a uuid is acknowledged when taken.
+func (s *testScheduler) waitFor(what string, timeout time.Duration, match func(*scheduler.Event) bool) *scheduler.Event {
+	s.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		s.mu.Lock()
+		for i, e := range s.seen {
+			if !s.used[i] && match(e) {
+				s.used[i] = true
+				s.mu.Unlock()
+				if e.Type == scheduler.Event_UPDATE && len(e.Update.Status.UUID) > 0 {
+					st := e.Update.Status
+					s.call(calls.Acknowledge(st.AgentID.Value, st.TaskID.Value, st.UUID))
+				}
+				return e
+			}
+		}
+		closed := s.closed
+		s.mu.Unlock()
+		if closed != nil {
+			s.t.Fatalf("waiting for %s: scheduler stream closed: %v", what, closed)
+		}
+		select {
+		case <-s.more:
+		case <-deadline:
+			s.t.Fatalf("no %s within %s; events seen:\n%s", what, timeout, s.dump())
+		}
+	}
+}
+
+func (s *testScheduler) dump() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b strings.Builder
+	for _, e := range s.seen {
+		switch e.Type {
+		case scheduler.Event_UPDATE:
+			st := e.Update.Status
+			fmt.Fprintf(&b, "  UPDATE %s %s %q\n", st.TaskID.Value, st.State, st.GetMessage())
+		case scheduler.Event_MESSAGE:
+			fmt.Fprintf(&b, "  MESSAGE %s\n", e.Message.Data)
+		default:
+			fmt.Fprintf(&b, "  %s\n", e.Type)
+		}
+	}
+	return b.String()
+}
+
+func (s *testScheduler) waitUpdate(task string, state mesos.TaskState, timeout time.Duration) mesos.TaskStatus {
+	s.t.Helper()
+	e := s.waitFor(task+" "+state.String(), timeout, func(e *scheduler.Event) bool {
+		return e.Type == scheduler.Event_UPDATE && e.Update.Status.TaskID.Value == task && e.Update.Status.State != nil && *e.Update.Status.State == state
+	})
+	return e.Update.Status
+}
+
+func (s *testScheduler) waitMessage(what string, match func(execproto.ExecutorMessage) bool) execproto.ExecutorMessage {
+	s.t.Helper()
+	var got execproto.ExecutorMessage
+	s.waitFor(what, 20*time.Second, func(e *scheduler.Event) bool {
+		if e.Type != scheduler.Event_MESSAGE {
+			return false
+		}
+		m, err := execproto.DecodeExecutorMessage(e.Message.Data)
+		if err != nil || !match(m) {
+			return false
+		}
+		got = m
+		return true
+	})
+	return got
+}
+
+func scalarRes(name string, v float64) mesos.Resource {
+	return mesos.Resource{Name: name, Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: v}}
+}
+
+func portRes(p uint64) mesos.Resource {
+	return mesos.Resource{Name: "ports", Type: mesos.RANGES.Enum(),
+		Ranges: &mesos.Value_Ranges{Range: []mesos.Value_Range{{Begin: p, End: p}}}}
+}
+
+// firstPorts returns the first n ports an offer holds.
+func firstPorts(t *testing.T, o mesos.Offer, n int) []uint64 {
+	t.Helper()
+	var out []uint64
+	for _, r := range o.Resources {
+		if r.Name != "ports" || r.Ranges == nil {
+			continue
+		}
+		for _, rg := range r.Ranges.Range {
+			for p := rg.Begin; p <= rg.End && len(out) < n; p++ {
+				out = append(out, p)
+			}
+		}
+	}
+	if len(out) < n {
+		t.Fatalf("offer %s has %d ports, want %d", o.ID.Value, len(out), n)
+	}
+	return out
+}
+
+// redisPIDsUnder lists redis-server processes working in dir or below it
+// (members run in their directory; redis rewrites its command line).
+func redisPIDsUnder(dir string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+		if err != nil || !strings.HasPrefix(string(comm), "redis-server") {
+			continue
+		}
+		cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
+		if err == nil && (cwd == dir || strings.HasPrefix(cwd, dir+string(filepath.Separator))) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func redisPIDOf(t *testing.T, dir, task string) int {
+	t.Helper()
+	var pids []int
+	for _, pid := range redisPIDsUnder(dir) {
+		if cwd, _ := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "cwd")); filepath.Base(cwd) == task {
+			pids = append(pids, pid)
+		}
+	}
+	if len(pids) != 1 {
+		t.Fatalf("want one redis-server for task %s under %s, found %v", task, dir, pids)
+	}
+	return pids[0]
+}
+
+// TestEndToEndWithMesosLocal runs the real executor binary under the local
+// Mesos: launch a master and a replica, promote, crash, kill, shut down.
+func TestEndToEndWithMesosLocal(t *testing.T) {
+	testenv.NeedProcesses(t)
+	bin := testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr-executor")
+	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
+	defer cancel()
+
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cluster, err := mesoslocal.Start(ctx, mesoslocal.Config{Listen: "127.0.0.1:0", Agents: 1, Logger: quiet})
+	if err != nil {
+		t.Fatalf("start local mesos: %v", err)
+	}
+	t.Cleanup(func() { cluster.Close() })
+	workDir := cluster.WorkDir()
+	t.Cleanup(func() {
+		for _, pid := range redisPIDsUnder(workDir) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Errorf("redis-server %d outlived the test", pid)
+		}
+	})
+
+	s := startTestScheduler(t, ctx, cluster.URL())
+	offer := s.waitFor("an offer", 20*time.Second, func(e *scheduler.Event) bool {
+		return e.Type == scheduler.Event_OFFERS && len(e.Offers.Offers) > 0
+	}).Offers.Offers[0]
+	host := offer.Hostname
+	ports := firstPorts(t, offer, 3)
+
+	execID := "mrr-e2e-exec"
+	execInfo := mesos.ExecutorInfo{
+		ExecutorID: mesos.ExecutorID{Value: execID},
+		Type:       mesos.ExecutorInfo_CUSTOM,
+		Command: &mesos.CommandInfo{
+			Value: &bin, Shell: new(bool), Arguments: []string{bin},
+			Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{
+				{Name: "MRR_STATS_INTERVAL", Type: mesos.Environment_Variable_VALUE.Enum(), Value: ptr("200ms")},
+				{Name: "MRR_KILL_GRACE", Type: mesos.Environment_Variable_VALUE.Enum(), Value: ptr("3s")},
+			}},
+		},
+		Resources: []mesos.Resource{scalarRes("cpus", 0.1), scalarRes("mem", 32)},
+	}
+	base := execproto.TaskData{Instance: "e2e", MaxMemoryMB: 32, Password: "client-pw", AdminPass: "admin-pw", Persistence: model.PersistenceNone}
+	taskInfo := func(id string, d execproto.TaskData) mesos.TaskInfo {
+		data, _ := json.Marshal(d)
+		return mesos.TaskInfo{
+			Name: id, TaskID: mesos.TaskID{Value: id}, AgentID: offer.AgentID,
+			Executor:  &execInfo,
+			Resources: []mesos.Resource{scalarRes("cpus", 0.1), scalarRes("mem", 64), portRes(uint64(d.Port))},
+			Data:      data,
+		}
+	}
+	md := base
+	md.Role, md.Port = model.RoleMaster, int(ports[0])
+	rd := base
+	rd.Role, rd.Port, rd.MasterHost, rd.MasterPort = model.RoleReplica, int(ports[1]), host, int(ports[0])
+	bad := base
+	bad.Role, bad.Port = "boss", int(ports[2])
+	s.call(calls.Accept(calls.OfferOperations{calls.OpLaunch(
+		taskInfo("e2e-master", md), taskInfo("e2e-replica", rd), taskInfo("e2e-bad", bad),
+	)}.WithOffers(offer.ID)))
+
+	statuses := map[string]execproto.StatusData{}
+	for _, id := range []string{"e2e-master", "e2e-replica"} {
+		s.waitUpdate(id, mesos.TASK_STARTING, 30*time.Second)
+		st := s.waitUpdate(id, mesos.TASK_RUNNING, 30*time.Second)
+		var sd execproto.StatusData
+		if err := json.Unmarshal(st.Data, &sd); err != nil {
+			t.Fatalf("%s: TASK_RUNNING data %q: %v", id, st.Data, err)
+		}
+		if sd.Host != host || sd.RunID == "" {
+			t.Errorf("%s: status data %+v, want host %s and a run id", id, sd, host)
+		}
+		statuses[id] = sd
+	}
+	if statuses["e2e-master"].Role != model.RoleMaster || statuses["e2e-replica"].Role != model.RoleReplica ||
+		statuses["e2e-replica"].Port != rd.Port {
+		t.Errorf("status data: %+v", statuses)
+	}
+
+	stats := s.waitMessage("stats of both members", func(m execproto.ExecutorMessage) bool {
+		return m.Kind == execproto.KindStats && len(m.Stats) == 2
+	})
+	for _, st := range stats.Stats {
+		if st.TaskID == "e2e-replica" && (!st.LinkUp || st.Role != model.RoleReplica) {
+			t.Errorf("replica stats %+v, want a linked replica", st)
+		}
+	}
+
+	// The task with bad data failed at once and started nothing.
+	if st := s.waitUpdate("e2e-bad", mesos.TASK_FAILED, 20*time.Second); !strings.Contains(st.GetMessage(), `role "boss" is invalid`) {
+		t.Errorf("bad task failed with %q, want the role named", st.GetMessage())
+	}
+	sandboxes, _ := filepath.Glob(filepath.Join(workDir, "agents", "*", "frameworks", "*", "executors", execID, "runs", "*"))
+	if len(sandboxes) != 1 {
+		t.Fatalf("executor sandboxes: %v, want one", sandboxes)
+	}
+	if _, err := os.Stat(filepath.Join(sandboxes[0], "e2e-master", ConfFile)); err != nil {
+		t.Errorf("the master's redis.conf is not in the sandbox: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(sandboxes[0], "e2e-bad")); !os.IsNotExist(err) {
+		t.Errorf("a member directory was made for the bad task (stat: %v)", err)
+	}
+
+	send := func(c execproto.Command) {
+		b, _ := json.Marshal(c)
+		s.call(calls.Message(offer.AgentID.Value, execID, b))
+	}
+	reply := func(id string) execproto.Reply {
+		return *s.waitMessage("reply "+id, func(m execproto.ExecutorMessage) bool {
+			return m.Kind == execproto.KindReply && m.Reply.ID == id
+		}).Reply
+	}
+	// Data flows from the master to the replica, as a client sees it.
+	mc, err := dialRedis(fmt.Sprintf("%s:%d", host, md.Port), "", "client-pw", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.Close()
+	if _, err := mc.doString("SET", "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := dialRedis(fmt.Sprintf("%s:%d", host, rd.Port), "", "client-pw", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	eventually(t, "k replicated", getIs(rc, "k", "v"))
+
+	send(execproto.Command{ID: "c1", TaskID: "e2e-replica", Op: execproto.OpPromote})
+	if r := reply("c1"); !r.OK || r.Error != "" || r.ReplOffset <= 0 {
+		t.Errorf("promote reply %+v, want OK with an offset", r)
+	}
+	s.waitMessage("the promoted replica reported as master", func(m execproto.ExecutorMessage) bool {
+		for _, st := range m.Stats {
+			if st.TaskID == "e2e-replica" && st.Role == model.RoleMaster {
+				return true
+			}
+		}
+		return false
+	})
+	send(execproto.Command{ID: "c2", TaskID: "e2e-replica", Op: "explode"})
+	if r := reply("c2"); r.OK || !strings.Contains(r.Error, `unknown op "explode"`) {
+		t.Errorf("bad command reply %+v, want an error naming the op", r)
+	}
+	send(execproto.Command{ID: "c3", TaskID: "nope", Op: execproto.OpPromote})
+	if r := reply("c3"); r.OK || !strings.Contains(r.Error, "not running on this executor") {
+		t.Errorf("command for an unknown task: %+v", r)
+	}
+
+	// kill -9 of a member: TASK_FAILED with the exit status.
+	pid := redisPIDOf(t, workDir, "e2e-master")
+	killed := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	st := s.waitUpdate("e2e-master", mesos.TASK_FAILED, 20*time.Second)
+	t.Logf("kill -9 of redis-server -> TASK_FAILED at the scheduler in %s", time.Since(killed))
+	if !strings.Contains(st.GetMessage(), "signal: killed") {
+		t.Errorf("TASK_FAILED message %q lacks the exit status", st.GetMessage())
+	}
+
+	// KILL: graceful stop, TASK_KILLED, no process left.
+	replicaPID := redisPIDOf(t, workDir, "e2e-replica")
+	s.call(calls.Kill("e2e-replica", offer.AgentID.Value))
+	s.waitUpdate("e2e-replica", mesos.TASK_KILLED, 20*time.Second)
+	if err := gone(replicaPID); err != nil {
+		t.Errorf("after TASK_KILLED: %v", err)
+	}
+
+	// SHUTDOWN: the executor exits cleanly.
+	s.call(calls.Shutdown(execID, offer.AgentID.Value))
+	f := s.waitFor("the executor's exit", 20*time.Second, func(e *scheduler.Event) bool {
+		return e.Type == scheduler.Event_FAILURE && e.Failure.ExecutorID != nil && e.Failure.ExecutorID.Value == execID
+	}).Failure
+	if f.Status == nil || *f.Status != 0 {
+		t.Errorf("executor exit status %v, want 0", f.Status)
+	}
+	if left := redisPIDsUnder(workDir); len(left) > 0 {
+		t.Errorf("redis-server processes left after shutdown: %v", left)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
