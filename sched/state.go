@@ -95,13 +95,13 @@ type Action struct {
 	Addr     string         // ActSetMaster
 	Failover model.Failover // ActAddFailover
 
-	OfferID  string          // ActLaunch
-	OfferIDs []string        // ActDecline
-	Refuse   time.Duration   // ActDecline, ActLaunch: filter for what is left
-	Tasks    []LaunchTask    // ActLaunch
-	Exec     string          // ActMessage: executor id
-	Command  execproto.Command // ActMessage
-	Reconcile []ReconcileTask // ActReconcile
+	OfferID   string            // ActLaunch
+	OfferIDs  []string          // ActDecline
+	Refuse    time.Duration     // ActDecline, ActLaunch: filter for what is left
+	Tasks     []LaunchTask      // ActLaunch
+	Exec      string            // ActMessage: executor id
+	Command   execproto.Command // ActMessage
+	Reconcile []ReconcileTask   // ActReconcile
 }
 
 // ReconcileTask names a task to reconcile.
