@@ -111,7 +111,7 @@ func (s *Store) WatchMaster(ctx context.Context, name string) <-chan MasterChang
 				last = &MasterChange{Err: err}
 				return nil, err
 			}
-			if last == nil || *last != mc {
+			if last == nil || last.Err != nil || last.Addr != mc.Addr || last.Version != mc.Version || last.Deleted != mc.Deleted {
 				if !send(ctx, s, out, mc) {
 					return nil, ctx.Err()
 				}

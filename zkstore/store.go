@@ -251,6 +251,13 @@ func (s *Store) Close() {
 // watches of this package (WatchInstances, WatchMaster) re-arm by themselves.
 func (s *Store) Resync() <-chan struct{} { return s.resync }
 
+// Connected reports whether the store has a live session right now (for
+// health checks and metrics; calls do not need to check it).
+func (s *Store) Connected() bool {
+	_, ok, _, _ := s.session()
+	return ok
+}
+
 // Root is the root path the store works under.
 func (s *Store) Root() string { return s.cfg.Root }
 
@@ -355,6 +362,9 @@ func call[T any](ctx context.Context, s *Store, fn func() (T, error)) (T, error)
 	case <-s.closed:
 		return zero, fmt.Errorf("%w: store is closed", ErrUnavailable)
 	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return zero, err
 	}
 	type result struct {
 		v   T

@@ -399,6 +399,13 @@ func TestWatchInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	recv(t, w, "delete b", func(n []string) bool { return slices.Equal(n, []string{"a", "c"}) })
+
+	wctx, cancel := context.WithCancel(ctx)
+	w2 := b.WatchInstances(wctx)
+	recv(t, w2, "second watch", func(n []string) bool { return slices.Equal(n, []string{"a", "c"}) })
+	cancel()
+	for range w2 {
+	} // closed when its context ends
 }
 
 func TestLeaderElection(t *testing.T) {
@@ -583,6 +590,9 @@ func TestReservePortContention(t *testing.T) {
 	if !errors.Is(err, ErrNoPorts) || !strings.Contains(err.Error(), "no free port in 6100-6159") {
 		t.Fatalf("reserve in a full range: %v, want ErrNoPorts naming the range", err)
 	}
+	if p, err := stores[3].ReservePort(ctx, "db9", lo, hi); err != nil || p != ports[9] {
+		t.Fatalf("reserve again in a full range = %d, %v; want %d", p, err, ports[9])
+	}
 	if _, err := stores[0].ReservePort(ctx, "late", 10, 5); err == nil {
 		t.Fatal("reserve with lo > hi succeeded")
 	}
@@ -667,6 +677,7 @@ func TestOutage(t *testing.T) {
 	recv(t, w, "initial", func(c MasterChange) bool { return c.Addr == "h:1" })
 
 	px.Cut()
+	waitFor(t, "store notices the outage", func() bool { return !s.Connected() })
 	for _, op := range []struct {
 		name string
 		do   func() error
@@ -692,6 +703,9 @@ func TestOutage(t *testing.T) {
 	px.Resume()
 	recv(t, w, "change made during the outage", func(c MasterChange) bool { return c.Addr == "h:2" })
 	waitFor(t, "calls work again", func() bool { _, _, err := s.GetInstance(ctx, "db"); return err == nil })
+	if !s.Connected() {
+		t.Fatal("not Connected after calls work again")
+	}
 	select {
 	case <-s.Resync():
 		t.Fatal("resync after an outage shorter than the session timeout")

@@ -34,7 +34,8 @@ func (s *Store) WatchInstances(ctx context.Context) <-chan []string {
 			}
 			slices.Sort(r.names)
 			if first || !slices.Equal(last, r.names) {
-				if !send(ctx, s, out, r.names) {
+				// The receiver owns what it gets: keep our own copy.
+				if !send(ctx, s, out, slices.Clone(r.names)) {
 					return nil, ctx.Err()
 				}
 				first, last = false, r.names
