@@ -44,7 +44,7 @@ type testScheduler struct {
 	closed error
 }
 
-func startTestScheduler(t *testing.T, ctx context.Context, masterURL string) *testScheduler {
+func startTestScheduler(t *testing.T, ctx context.Context, masterURL string, checkpoint bool) *testScheduler {
 	t.Helper()
 	cli := httpcli.New(
 		httpcli.Endpoint(masterURL+"/api/v1/scheduler"),
@@ -52,12 +52,17 @@ func startTestScheduler(t *testing.T, ctx context.Context, masterURL string) *te
 		httpcli.Do(httpcli.With(httpcli.Timeout(10*time.Second))),
 	)
 	s := &testScheduler{t: t, ctx: ctx, caller: httpsched.NewCaller(cli), more: make(chan struct{}, 1)}
-	resp, err := s.caller.Call(ctx, calls.Subscribe(&mesos.FrameworkInfo{User: "root", Name: "mrr-executor-e2e"}))
+	resp, err := s.caller.Call(ctx, calls.Subscribe(&mesos.FrameworkInfo{User: "root", Name: "mrr-executor-e2e", Checkpoint: &checkpoint}))
 	if err != nil {
 		t.Fatalf("subscribe: %v", err)
 	}
-	t.Cleanup(func() { resp.Close() })
+	readerDone := make(chan struct{})
+	t.Cleanup(func() {
+		resp.Close()
+		<-readerDone
+	})
 	go func() {
+		defer close(readerDone)
 		for {
 			var ev scheduler.Event
 			err := resp.Decode(&ev)
@@ -72,10 +77,20 @@ func startTestScheduler(t *testing.T, ctx context.Context, masterURL string) *te
 			s.used = append(s.used, false)
 			s.mu.Unlock()
 			s.signal()
+			// Like any scheduler, acknowledge every reliable update at
+			// once: the agent forwards a task's next update only then.
+			if ev.Type == scheduler.Event_UPDATE && len(ev.Update.Status.UUID) > 0 {
+				st := ev.Update.Status
+				if err := s.tryCall(calls.Acknowledge(st.AgentID.Value, st.TaskID.Value, st.UUID)); err != nil {
+					t.Logf("acknowledge %s %s: %v", st.TaskID.Value, st.State, err)
+				}
+			}
 		}
 	}()
 	sub := s.waitFor("SUBSCRIBED", 20*time.Second, func(e *scheduler.Event) bool { return e.Type == scheduler.Event_SUBSCRIBED })
+	s.mu.Lock()
 	s.fwID = sub.Subscribed.FrameworkID.Value
+	s.mu.Unlock()
 	return s
 }
 
@@ -88,17 +103,24 @@ func (s *testScheduler) signal() {
 
 func (s *testScheduler) call(c *scheduler.Call) {
 	s.t.Helper()
-	resp, err := s.caller.Call(s.ctx, c.With(calls.Framework(s.fwID)))
-	if resp != nil {
-		resp.Close()
-	}
-	if err != nil {
+	if err := s.tryCall(c); err != nil {
 		s.t.Fatalf("%s call: %v", c.Type, err)
 	}
 }
 
+func (s *testScheduler) tryCall(c *scheduler.Call) error {
+	s.mu.Lock()
+	fwID := s.fwID
+	s.mu.Unlock()
+	resp, err := s.caller.Call(s.ctx, c.With(calls.Framework(fwID)))
+	if resp != nil {
+		resp.Close()
+	}
+	return err
+}
+
 // waitFor returns the first event not yet taken that matches, reading more
-// as needed; every UPDATE that carries a uuid is acknowledged when taken.
+// as needed.
 func (s *testScheduler) waitFor(what string, timeout time.Duration, match func(*scheduler.Event) bool) *scheduler.Event {
 	s.t.Helper()
 	deadline := time.After(timeout)
@@ -108,10 +130,6 @@ func (s *testScheduler) waitFor(what string, timeout time.Duration, match func(*
 			if !s.used[i] && match(e) {
 				s.used[i] = true
 				s.mu.Unlock()
-				if e.Type == scheduler.Event_UPDATE && len(e.Update.Status.UUID) > 0 {
-					st := e.Update.Status
-					s.call(calls.Acknowledge(st.AgentID.Value, st.TaskID.Value, st.UUID))
-				}
 				return e
 			}
 		}
@@ -236,67 +254,111 @@ func redisPIDOf(t *testing.T, dir, task string) int {
 	return pids[0]
 }
 
-// TestEndToEndWithMesosLocal runs the real executor binary under the local
-// Mesos: launch a master and a replica, promote, crash, kill, shut down.
-func TestEndToEndWithMesosLocal(t *testing.T) {
+const e2eExecID = "mrr-e2e-exec"
+
+// e2e is a local Mesos with one agent, a test scheduler subscribed to it,
+// and the first offer.
+type e2e struct {
+	cluster  *mesoslocal.Cluster
+	s        *testScheduler
+	offer    mesos.Offer
+	workDir  string
+	execInfo mesos.ExecutorInfo
+	ctx      context.Context
+}
+
+func setupE2E(t *testing.T, checkpoint bool) *e2e {
+	t.Helper()
 	testenv.NeedProcesses(t)
 	bin := testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr-executor")
 	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cluster, err := mesoslocal.Start(ctx, mesoslocal.Config{Listen: "127.0.0.1:0", Agents: 1, Logger: quiet})
 	if err != nil {
 		t.Fatalf("start local mesos: %v", err)
 	}
-	t.Cleanup(func() { cluster.Close() })
 	workDir := cluster.WorkDir()
+	// Cleanups run last-in first-out: this check runs after Close, which
+	// kills the executors; their members must die with them.
 	t.Cleanup(func() {
-		for _, pid := range redisPIDsUnder(workDir) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			t.Errorf("redis-server %d outlived the test", pid)
+		deadline := time.Now().Add(5 * time.Second)
+		for left := redisPIDsUnder(workDir); len(left) > 0; left = redisPIDsUnder(workDir) {
+			if time.Now().After(deadline) {
+				for _, pid := range left {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+				t.Errorf("redis-server processes %v outlived their executors", left)
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	t.Cleanup(func() { cluster.Close() })
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		logs, _ := filepath.Glob(filepath.Join(workDir, "agents", "*", "frameworks", "*", "executors", "*", "runs", "*", "stderr"))
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			t.Logf("executor log %s:\n%s", l, b)
 		}
 	})
 
-	s := startTestScheduler(t, ctx, cluster.URL())
+	s := startTestScheduler(t, ctx, cluster.URL(), checkpoint)
 	offer := s.waitFor("an offer", 20*time.Second, func(e *scheduler.Event) bool {
 		return e.Type == scheduler.Event_OFFERS && len(e.Offers.Offers) > 0
 	}).Offers.Offers[0]
+	return &e2e{
+		cluster: cluster, s: s, offer: offer, workDir: workDir, ctx: ctx,
+		execInfo: mesos.ExecutorInfo{
+			ExecutorID: mesos.ExecutorID{Value: e2eExecID},
+			Type:       mesos.ExecutorInfo_CUSTOM,
+			Command: &mesos.CommandInfo{
+				Value: &bin, Shell: new(bool), Arguments: []string{bin},
+				Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{
+					{Name: "MRR_STATS_INTERVAL", Type: mesos.Environment_Variable_VALUE.Enum(), Value: ptr("200ms")},
+					{Name: "MRR_KILL_GRACE", Type: mesos.Environment_Variable_VALUE.Enum(), Value: ptr("3s")},
+				}},
+			},
+			Resources: []mesos.Resource{scalarRes("cpus", 0.1), scalarRes("mem", 32)},
+		},
+	}
+}
+
+func (e *e2e) taskInfo(id string, d execproto.TaskData) mesos.TaskInfo {
+	data, _ := json.Marshal(d)
+	return mesos.TaskInfo{
+		Name: id, TaskID: mesos.TaskID{Value: id}, AgentID: e.offer.AgentID,
+		Executor:  &e.execInfo,
+		Resources: []mesos.Resource{scalarRes("cpus", 0.1), scalarRes("mem", 64), portRes(uint64(d.Port))},
+		Data:      data,
+	}
+}
+
+func (e *e2e) launch(tasks ...mesos.TaskInfo) {
+	e.s.call(calls.Accept(calls.OfferOperations{calls.OpLaunch(tasks...)}.WithOffers(e.offer.ID)))
+}
+
+var e2eBase = execproto.TaskData{Instance: "e2e", MaxMemoryMB: 32, Password: "client-pw", AdminPass: "admin-pw", Persistence: model.PersistenceNone}
+
+// TestEndToEndWithMesosLocal runs the real executor binary under the local
+// Mesos: launch a master and a replica, promote, crash, kill, shut down.
+func TestEndToEndWithMesosLocal(t *testing.T) {
+	e := setupE2E(t, false)
+	s, offer, workDir, execID := e.s, e.offer, e.workDir, e2eExecID
 	host := offer.Hostname
 	ports := firstPorts(t, offer, 3)
-
-	execID := "mrr-e2e-exec"
-	execInfo := mesos.ExecutorInfo{
-		ExecutorID: mesos.ExecutorID{Value: execID},
-		Type:       mesos.ExecutorInfo_CUSTOM,
-		Command: &mesos.CommandInfo{
-			Value: &bin, Shell: new(bool), Arguments: []string{bin},
-			Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{
-				{Name: "MRR_STATS_INTERVAL", Type: mesos.Environment_Variable_VALUE.Enum(), Value: ptr("200ms")},
-				{Name: "MRR_KILL_GRACE", Type: mesos.Environment_Variable_VALUE.Enum(), Value: ptr("3s")},
-			}},
-		},
-		Resources: []mesos.Resource{scalarRes("cpus", 0.1), scalarRes("mem", 32)},
-	}
-	base := execproto.TaskData{Instance: "e2e", MaxMemoryMB: 32, Password: "client-pw", AdminPass: "admin-pw", Persistence: model.PersistenceNone}
-	taskInfo := func(id string, d execproto.TaskData) mesos.TaskInfo {
-		data, _ := json.Marshal(d)
-		return mesos.TaskInfo{
-			Name: id, TaskID: mesos.TaskID{Value: id}, AgentID: offer.AgentID,
-			Executor:  &execInfo,
-			Resources: []mesos.Resource{scalarRes("cpus", 0.1), scalarRes("mem", 64), portRes(uint64(d.Port))},
-			Data:      data,
-		}
-	}
+	base := e2eBase
 	md := base
 	md.Role, md.Port = model.RoleMaster, int(ports[0])
 	rd := base
 	rd.Role, rd.Port, rd.MasterHost, rd.MasterPort = model.RoleReplica, int(ports[1]), host, int(ports[0])
 	bad := base
 	bad.Role, bad.Port = "boss", int(ports[2])
-	s.call(calls.Accept(calls.OfferOperations{calls.OpLaunch(
-		taskInfo("e2e-master", md), taskInfo("e2e-replica", rd), taskInfo("e2e-bad", bad),
-	)}.WithOffers(offer.ID)))
+	e.launch(e.taskInfo("e2e-master", md), e.taskInfo("e2e-replica", rd), e.taskInfo("e2e-bad", bad))
 
 	statuses := map[string]execproto.StatusData{}
 	for _, id := range []string{"e2e-master", "e2e-replica"} {
@@ -420,3 +482,44 @@ func TestEndToEndWithMesosLocal(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestEndToEndAgentRestart: the agent goes away and comes back. The
+// executor keeps its members running, keeps the update it could not send
+// (a member crashed meanwhile), and hands it over when it re-subscribes.
+func TestEndToEndAgentRestart(t *testing.T) {
+	e := setupE2E(t, true)
+	ports := firstPorts(t, e.offer, 2)
+	a, b := e2eBase, e2eBase
+	a.Role, a.Port = model.RoleMaster, int(ports[0])
+	b.Role, b.Port = model.RoleMaster, int(ports[1])
+	e.launch(e.taskInfo("e2e-a", a), e.taskInfo("e2e-b", b))
+	e.s.waitUpdate("e2e-a", mesos.TASK_RUNNING, 30*time.Second)
+	e.s.waitUpdate("e2e-b", mesos.TASK_RUNNING, 30*time.Second)
+	pidA, pidB := redisPIDOf(t, e.workDir, "e2e-a"), redisPIDOf(t, e.workDir, "e2e-b")
+
+	if err := e.cluster.StopAgent(0, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pidA, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the crashed member reaped", func() error { return gone(pidA) })
+	if err := e.cluster.StartAgent(0); err != nil {
+		t.Fatal(err)
+	}
+	st := e.s.waitUpdate("e2e-a", mesos.TASK_FAILED, 30*time.Second)
+	if !strings.Contains(st.GetMessage(), "signal: killed") {
+		t.Errorf("TASK_FAILED message %q lacks the exit status", st.GetMessage())
+	}
+	if err := syscall.Kill(pidB, 0); err != nil {
+		t.Errorf("the healthy member did not survive the agent restart: %v", err)
+	}
+	e.s.waitMessage("stats after the restart", func(m execproto.ExecutorMessage) bool {
+		return m.Kind == execproto.KindStats && len(m.Stats) == 1 && m.Stats[0].TaskID == "e2e-b"
+	})
+	e.s.call(calls.Kill("e2e-b", e.offer.AgentID.Value))
+	e.s.waitUpdate("e2e-b", mesos.TASK_KILLED, 20*time.Second)
+	if err := gone(pidB); err != nil {
+		t.Error(err)
+	}
+}
