@@ -102,8 +102,17 @@ function wholeNumber(input, what) {
   return n;
 }
 
+// sentence makes an API message ("name \"X\" is invalid: ...") read as a
+// sentence on screen.
+function sentence(msg) {
+  const s = String(msg).trim();
+  if (s === '') return s;
+  const t = s[0].toUpperCase() + s.slice(1);
+  return /[.!?]$/.test(t) ? t : `${t}.`;
+}
+
 function showError(el, err) {
-  el.textContent = err instanceof Error ? err.message : String(err);
+  el.textContent = sentence(err instanceof Error ? err.message : String(err));
 }
 
 async function busy(button, fn) {
@@ -192,7 +201,7 @@ function confirmAction({ title, text, okLabel, danger, typeToConfirm, action }) 
   typed.hidden = !typeToConfirm;
   input.value = '';
   if (typeToConfirm) {
-    $('confirm-label').textContent = `Type ${typeToConfirm} to confirm`;
+    $('confirm-label').replaceChildren('Type ', h('strong', { class: 'mono' }, typeToConfirm), ' to confirm');
     ok.disabled = true;
   } else {
     ok.disabled = false;

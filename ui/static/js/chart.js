@@ -58,7 +58,7 @@ export function lineChart(container, samples, { key, format, windowMs, now = Dat
     svg,
     h('span', { class: 'axis y-max' }, format(max)),
     h('span', { class: 'axis y-min' }, format(0)),
-    h('span', { class: 'axis x-start' }, `${minutes} min ago`),
+    h('span', { class: 'axis x-start' }, minutes === 1 ? '1 minute ago' : `${minutes} minutes ago`),
     h('span', { class: 'axis x-end' }, 'now'));
   if (visible.length < 2) {
     frame.append(h('span', { class: 'chart-wait' }, 'Collecting samples from the live stream…'));
@@ -68,7 +68,11 @@ export function lineChart(container, samples, { key, format, windowMs, now = Dat
 }
 
 // sparkline is a tiny inline chart for table rows.
+// Until it has windowMs of history it spans what it has (at least 30 s),
+// so that a new instance's line is not a dot at the right edge.
 export function sparkline(samples, key, windowMs, now = Date.now()) {
+  const first = samples.length ? samples[0].t : now;
+  windowMs = Math.min(windowMs, Math.max(30000, now - first));
   const visible = samples.filter((s) => s.t >= now - windowMs);
   const max = niceMax(visible.reduce((m, s) => Math.max(m, s[key]), 0));
   const pts = points(visible, (s) => s[key], now, windowMs, max, 80, 20);

@@ -55,8 +55,8 @@ export function renderList(store) {
       memoryCell(v),
       h('td', { 'data-label': 'Replicas in sync', class: inSync ? '' : 'warn-text' }, `${v.replicas_in_sync ?? 0} of ${v.replicas}`),
       h('td', { 'data-label': 'Proxy port', class: 'mono' }, v.proxy_port ? `localhost:${v.proxy_port}` : '–'),
-      h('td', { 'data-label': 'Ops/s', class: 'num' },
-        sparkline(store.samples.get(v.name) || [], 'ops', WINDOW_MS), ' ', h('span', { class: 'ops' }, m ? int(m.ops_per_sec) : '–')));
+      h('td', { 'data-label': 'Ops/s', class: 'num' }, h('span', { class: 'ops-cell' },
+        sparkline(store.samples.get(v.name) || [], 'ops', WINDOW_MS), h('span', { class: 'ops' }, m ? int(m.ops_per_sec) : '–'))));
   });
   body.replaceChildren(...rows);
   setText($('tile-count'), store.synced || list.length ? int(list.length) : '–');
@@ -127,7 +127,8 @@ export function renderInstance(store, name) {
   const used = m ? m.used_memory || 0 : 0;
   setText($('t-proxy'), v.proxy_port ? `localhost:${v.proxy_port}` : '–');
   setText($('t-master'), v.master || 'none');
-  setText($('t-memory'), `${bytes(used)} of ${int(v.memory_mb)} MB`);
+  setText($('t-memory'), bytes(used));
+  setText($('t-memory-of'), `of ${int(v.memory_mb)} MB${cap > 0 ? ` · ${Math.round((used / cap) * 100)}%` : ''}`);
   $('t-memory-bar').style.width = `${cap > 0 ? Math.min(100, (used / cap) * 100).toFixed(1) : 0}%`;
   setText($('t-replicas'), `${v.replicas_in_sync ?? 0} of ${v.replicas}`);
   $('t-replicas').classList.toggle('warn-text', (v.replicas_in_sync ?? 0) < v.replicas);
@@ -160,10 +161,16 @@ export function renderInstance(store, name) {
 
 export function renderCharts(store, name, now = Date.now()) {
   const samples = store.samples.get(name) || [];
-  const ops = lineChart($('chart-ops'), samples, { key: 'ops', format: int, windowMs: WINDOW_MS, now });
-  const mem = lineChart($('chart-mem'), samples, { key: 'mem', format: bytes, windowMs: WINDOW_MS, now });
+  // Span what has been seen, from one minute up to the full window, so a
+  // fresh page shows a readable line at once.
+  const first = samples.length ? samples[0].t : now;
+  const windowMs = Math.min(WINDOW_MS, Math.max(60000, Math.ceil((now - first) / 60000) * 60000));
+  const minutes = Math.round(windowMs / 60000);
+  const ops = lineChart($('chart-ops'), samples, { key: 'ops', format: int, windowMs, now });
+  const mem = lineChart($('chart-mem'), samples, { key: 'mem', format: bytes, windowMs, now });
   setText($('chart-ops-now'), ops.last === undefined ? '' : `now ${int(ops.last)}`);
   setText($('chart-mem-now'), mem.last === undefined ? '' : `now ${bytes(mem.last)}`);
-  setText($('chart-ops-desc'), `Last 5 minutes; peak ${int(ops.peak)} operations per second, now ${int(ops.last ?? 0)}.`);
-  setText($('chart-mem-desc'), `Last 5 minutes; peak ${bytes(mem.peak)}, now ${bytes(mem.last ?? 0)}.`);
+  const span = minutes === 1 ? 'Last minute' : `Last ${minutes} minutes`;
+  setText($('chart-ops-desc'), `${span}; peak ${int(ops.peak)} operations per second, now ${int(ops.last ?? 0)}.`);
+  setText($('chart-mem-desc'), `${span}; peak ${bytes(mem.peak)}, now ${bytes(mem.last ?? 0)}.`);
 }
