@@ -776,3 +776,43 @@ func TestSessionExpiry(t *testing.T) {
 		t.Fatalf("leader after expiry = %q, %v", d, err)
 	}
 }
+
+// TestLeadershipLostOnLongDisconnect: a leader cut off for more than half
+// its session timeout gives up, and its election node goes away (with the
+// session, or deleted by the store once reconnected if the session
+// survived), so another candidate takes over.
+func TestLeadershipLostOnLongDisconnect(t *testing.T) {
+	t.Parallel()
+	px := newProxy(t, testenv.ZooKeeper(t).Addr())
+	root := testenv.Root(t)
+	ctx := testCtx(t)
+	s := openStore(t, root, func(c *Config) {
+		c.Servers = []string{px.Addr()}
+		c.SessionTimeout = 4 * time.Second // the test server's maximum
+		c.OpTimeout = time.Second
+	})
+	other := openStore(t, root, nil)
+	l, err := s.Campaign(ctx, "http://s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid, _, _, _ := s.session()
+	won := make(chan error, 1)
+	go func() {
+		_, err := other.Campaign(ctx, "http://other")
+		won <- err
+	}()
+	px.Cut()
+	start := time.Now()
+	recv(t, asChan(l.Lost()), "leadership lost", func(struct{}) bool { return true })
+	t.Logf("leadership lost %s after the cut", time.Since(start).Round(time.Millisecond))
+	px.Resume()
+	if err := recv(t, won, "other elected", func(error) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	now, _, _, _ := s.session()
+	t.Logf("session survived: %v", now == sid)
+	if d, err := other.Leader(ctx); err != nil || d != "http://other" {
+		t.Fatalf("leader = %q, %v; want http://other", d, err)
+	}
+}
