@@ -2,6 +2,7 @@ package mesoslocal
 
 import (
 	"net/http"
+	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding"
@@ -154,11 +155,20 @@ func (c *Cluster) executorSubscribe(ex *executor, w http.ResponseWriter, r *http
 	ex.stream = nil
 	c.log.Info("executor disconnected", "executor", ex.id, "framework", ex.fwID, "err", err)
 	// Mesos shuts down the executors of frameworks that do not checkpoint
-	// when they disconnect: nothing could recover them.
+	// when they disconnect: nothing could recover them. Give an exiting
+	// process a moment first, so that its own exit status is reported.
 	if a.running && !ex.exited && !ex.fw.checkpoint() {
-		c.shutdownExecutor(ex)
+		c.afterFunc(disconnectedExecutorGrace, func() {
+			if ex.stream == nil && !ex.exited && a.running {
+				c.shutdownExecutor(ex)
+			}
+		})
 	}
 }
+
+// disconnectedExecutorGrace is how long a disconnected executor of a
+// framework without checkpointing may live before it is shut down.
+const disconnectedExecutorGrace = time.Second
 
 func executorHeartbeat() encoding.Marshaler {
 	return &executorpb.Event{Type: executorpb.Event_HEARTBEAT}

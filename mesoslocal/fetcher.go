@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
@@ -31,63 +32,40 @@ func fetchURI(ctx context.Context, u mesos.CommandInfo_URI, dir string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	var src io.ReadCloser
+	mode := os.FileMode(0o644)
+	if u.GetExecutable() {
+		mode = 0o755
+	}
+	local := ""
 	switch {
 	case strings.HasPrefix(u.Value, "http://") || strings.HasPrefix(u.Value, "https://"):
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.Value, nil)
-		if err != nil {
+		tmp := filepath.Join(dir, ".fetch-"+filepath.Base(name))
+		if err := download(ctx, u.Value, tmp); err != nil {
 			return err
 		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		if res.StatusCode != http.StatusOK {
-			res.Body.Close()
-			return fmt.Errorf("GET %s: %s", u.Value, res.Status)
-		}
-		src = res.Body
+		defer os.Remove(tmp)
+		local = tmp
 	case strings.HasPrefix(u.Value, "file://"):
 		p, err := url.Parse(u.Value)
 		if err != nil {
 			return err
 		}
-		f, err := os.Open(p.Path)
-		if err != nil {
-			return err
-		}
-		src = f
+		local = p.Path
 	case strings.Contains(u.Value, "://"):
 		return fmt.Errorf("unsupported URI scheme in %q: mesoslocal fetches http, https, file and local paths", u.Value)
 	default:
-		f, err := os.Open(u.Value)
-		if err != nil {
-			return err
-		}
-		src = f
+		local = u.Value
 	}
-	defer src.Close()
-	mode := os.FileMode(0o644)
-	if u.GetExecutable() {
-		mode = 0o755
-	}
-	tmp := dst + ".fetching"
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, mode)
-	if err != nil {
+	if _, err := os.Stat(local); err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, src); err != nil {
-		out.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("copy to %s: %w", dst, err)
+	// cp, not a copy in this process: a file this process holds open for
+	// writing leaks into children forked meanwhile, and exec of it then
+	// fails with "text file busy".
+	if out, err := exec.CommandContext(ctx, "cp", local, dst).CombinedOutput(); err != nil {
+		return fmt.Errorf("copy %s to the sandbox: %v: %s", local, err, strings.TrimSpace(string(out)))
 	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, dst); err != nil {
+	if err := os.Chmod(dst, mode); err != nil {
 		return err
 	}
 	extract := u.Extract == nil || *u.Extract
@@ -159,4 +137,28 @@ func extractTar(archive, dir string, gz bool) error {
 			}
 		}
 	}
+}
+
+func download(ctx context.Context, rawURL, dst string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", rawURL, res.Status)
+	}
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, res.Body); err != nil {
+		out.Close()
+		return fmt.Errorf("download %s: %w", rawURL, err)
+	}
+	return out.Close()
 }

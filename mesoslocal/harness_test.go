@@ -112,7 +112,9 @@ func checkpointing() schedOpt {
 	return func(fi *mesos.FrameworkInfo, _ *testScheduler) { fi.Checkpoint = proto.Bool(true) }
 }
 
-func noAutoAck() schedOpt { return func(_ *mesos.FrameworkInfo, s *testScheduler) { s.autoAck = false } }
+func noAutoAck() schedOpt {
+	return func(_ *mesos.FrameworkInfo, s *testScheduler) { s.autoAck = false }
+}
 
 func startScheduler(t testing.TB, c *Cluster, codec string, opts ...schedOpt) *testScheduler {
 	t.Helper()

@@ -138,21 +138,14 @@ func TestExecutorCrash(t *testing.T) {
 			t.Errorf("FAILURE for %v on %v", f.ExecutorID, f.AgentID)
 		}
 		if f.Status == nil || *f.Status>>8 != 3 {
-			t.Errorf("FAILURE status %v, want a wait status with exit code 3", f.Status)
+			t.Errorf("FAILURE status %v, want a wait status with exit code 3", f.GetStatus())
 		}
-		// The resources come back: the agent is offered whole again.
-		waitFor(t, 10*time.Second, "full offer after the crash", func() bool {
-			select {
-			case e := <-s.events:
-				if e.Type == scheduler.Event_OFFERS {
-					for _, off := range e.Offers.Offers {
-						if off.AgentID == o.AgentID {
-							r, _ := parseResources(off.Resources)
-							return r.scalar("cpus") == 4
-						}
-					}
+		// The resources come back to the agent.
+		waitFor(t, 10*time.Second, "agent resources freed after the crash", func() bool {
+			for _, a := range getState(t, c).Slaves {
+				if a.ID == o.AgentID.Value {
+					return a.UsedResources["cpus"] == 0.0 && a.UsedResources["mem"] == 0.0
 				}
-			case <-time.After(50 * time.Millisecond):
 			}
 			return false
 		})
