@@ -14,6 +14,7 @@ const (
 	cmdReset                  // forward; connection state back to defaults
 	cmdRaw                    // forward, then stop counting: pub/sub, MONITOR, HELLO, ...
 	cmdQuit                   // answered locally, then the connection closes
+	cmdHello                  // forward; may switch the protocol version
 )
 
 // classify maps a command name (any case) to its kind. arg1 is the second
@@ -39,7 +40,9 @@ func classify(name, arg1 []byte) cmdKind {
 			return cmdWatch
 		case eqFold(name, "RESET"):
 			return cmdReset
-		case eqFold(name, "HELLO"), eqFold(name, "PSYNC"):
+		case eqFold(name, "HELLO"):
+			return cmdHello
+		case eqFold(name, "PSYNC"):
 			return cmdRaw
 		}
 	case 6:

@@ -46,17 +46,18 @@ type clientConn struct {
 
 	wmu sync.Mutex // serializes writes to client
 
-	mu        sync.Mutex
-	be        *backend // nil: connect on the next command
-	sent      uint64   // commands written (even partly) to backends
-	recv      uint64   // commands answered to the client
-	drain     chan struct{}
-	closed    bool
-	multi     bool // inside MULTI
-	watching  bool // WATCH is active
-	dbUnknown bool // a SELECT we could not follow
-	db        int
-	raw       atomic.Bool // pub/sub, MONITOR, HELLO...: no counting, never moved
+	mu       sync.Mutex
+	be       *backend // nil: connect on the next command
+	sent     uint64   // commands written (even partly) to backends
+	recv     uint64   // commands answered to the client
+	drain    chan struct{}
+	closed   bool
+	multi    bool // inside MULTI
+	watching bool // WATCH is active
+	opaque   bool // state we cannot recreate: a SELECT or HELLO we could not follow
+	resp3    bool // HELLO 3 was sent
+	db       int
+	raw      atomic.Bool // pub/sub, MONITOR, HELLO...: no counting, never moved
 
 	// Owned by serve.
 	sc          cmdScanner
@@ -102,7 +103,7 @@ func (c *clientConn) closeLocked() {
 // movableLocked reports whether the connection's server-side state can
 // be recreated on another master (only the database is).
 func (c *clientConn) movableLocked() bool {
-	return !c.multi && !c.watching && !c.dbUnknown && !c.raw.Load()
+	return !c.multi && !c.watching && !c.opaque && !c.raw.Load()
 }
 
 // routeChanged is called when the instance's master or password changes.
@@ -228,7 +229,7 @@ func (c *clientConn) process(buf []byte, start, scan, end int) (int, bool) {
 			if db, ok := parseDB(c.sc.arg1()); ok && !c.multi {
 				c.db = db
 			} else {
-				c.dbUnknown = true
+				c.opaque = true
 			}
 		case cmdMulti:
 			c.multi = true
@@ -241,7 +242,19 @@ func (c *clientConn) process(buf []byte, start, scan, end int) (int, bool) {
 				c.watching = false
 			}
 		case cmdReset:
-			c.multi, c.watching, c.dbUnknown, c.db = false, false, false, 0
+			c.multi, c.watching, c.opaque, c.db, c.resp3 = false, false, false, 0, false
+		case cmdHello:
+			// HELLO 2|3 alone is followed; AUTH or SETNAME options are not.
+			switch v := c.sc.arg1(); {
+			case c.sc.nargs > 2 || c.multi:
+				c.opaque = true
+			case eqFold(v, "3"):
+				c.resp3 = true
+			case eqFold(v, "2"):
+				c.resp3 = false
+			case len(v) > 0:
+				c.opaque = true
+			}
 		}
 		c.mu.Unlock()
 		cmds++
@@ -349,7 +362,7 @@ func (c *clientConn) dial(r *route) (*backend, error) {
 		return nil, err
 	}
 	c.mu.Lock()
-	db := c.db
+	db, resp3 := c.db, c.resp3
 	c.mu.Unlock()
 	var hs []byte
 	want := 0
@@ -361,6 +374,10 @@ func (c *clientConn) dial(r *route) (*backend, error) {
 		hs = appendCommand(hs, "SELECT", strconv.Itoa(db))
 		want++
 	}
+	if resp3 {
+		hs = appendCommand(hs, "HELLO", "3")
+		want++
+	}
 	if want > 0 {
 		if err := handshake(nc, hs, want, timeout); err != nil {
 			nc.Close()
@@ -370,36 +387,36 @@ func (c *clientConn) dial(r *route) (*backend, error) {
 	return &backend{conn: nc, route: r}, nil
 }
 
-// handshake writes cmds and reads want simple replies, failing on an error reply.
+// handshake writes cmds and reads want replies, failing on an error reply.
 func handshake(nc net.Conn, cmds []byte, want int, timeout time.Duration) error {
 	_ = nc.SetDeadline(time.Now().Add(timeout))
 	defer nc.SetDeadline(time.Time{})
 	if _, err := nc.Write(cmds); err != nil {
 		return err
 	}
-	var buf [512]byte
-	got := 0
+	var rs replyScanner
+	var buf [4096]byte
 	for want > 0 {
-		n, err := nc.Read(buf[got:])
+		n, err := nc.Read(buf[:])
 		if err != nil {
 			return err
 		}
-		got += n
-		for want > 0 {
-			i := bytes.IndexByte(buf[:got], '\n')
-			if i < 0 {
-				break
-			}
-			line := bytes.TrimRight(buf[:i], "\r")
-			if len(line) == 0 || line[0] != '+' {
+		// Byte by byte: the handshake is small and rare, and this way
+		// the first byte of every reply is seen.
+		for i := 0; i < n; i++ {
+			if !rs.midReply() && (buf[i] == '-' || buf[i] == '!') {
+				line, _, _ := bytes.Cut(buf[i:n], []byte("\r\n"))
 				return fmt.Errorf("redis refused the proxy's handshake: %s", line)
 			}
-			got = copy(buf[:], buf[i+1:got])
-			want--
+			k, err := rs.feed(buf[i : i+1])
+			if err != nil {
+				return err
+			}
+			want -= k
 		}
-		if got == len(buf) {
-			return fmt.Errorf("handshake reply too long")
-		}
+	}
+	if want < 0 {
+		return fmt.Errorf("redis sent more replies than asked during the handshake")
 	}
 	return nil
 }

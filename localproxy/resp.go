@@ -41,18 +41,23 @@ const (
 	stLine                    // skipping a simple line up to '\n'
 	stBulk                    // skipping bulk payload plus CRLF
 	stInline                  // reading an inline command up to '\n'
+	stCR                      // expecting '\r' after a bulk argument
+	stLF                      // expecting '\n' after a bulk argument
 )
 
-// replyScanner counts complete top-level replies in a stream of RESP2
-// server output.
+// replyScanner counts complete top-level replies in a stream of RESP2 or
+// RESP3 server output. RESP3 push frames (">") and attributes ("|") are
+// not replies to a command and are not counted.
 type replyScanner struct {
-	st     scanState
-	kind   byte  // type byte of the header being read
-	neg    bool  // number is negative
-	digits int   // digits read so far
-	num    int64 // number being read
-	skip   int64 // bulk bytes (payload and CRLF) still to skip
-	stack  []int64
+	st      scanState
+	noCount bool  // the top-level frame being read is a push or attribute
+	kind    byte  // type byte of the header being read
+	pairs   bool  // the aggregate being read has 2n elements (map, attribute)
+	neg     bool  // number is negative
+	digits  int   // digits read so far
+	num     int64 // number being read
+	skip    int64 // bulk bytes (payload and CRLF) still to skip
+	stack   []int64
 }
 
 // midReply reports whether the scanner stopped inside a reply.
@@ -67,11 +72,17 @@ func (s *replyScanner) feed(b []byte) (int, error) {
 		case stType:
 			c := b[i]
 			i++
+			if len(s.stack) == 0 {
+				s.noCount = c == '>' || c == '|'
+			}
 			switch c {
-			case '+', '-', ':':
+			case '+', '-', ':', '_', ',', '#', '(':
 				s.st = stLine
-			case '$', '*':
-				s.kind, s.st, s.neg, s.digits, s.num = c, stNum, false, 0, 0
+			case '$', '!', '=':
+				s.kind, s.st, s.neg, s.digits, s.num = '$', stNum, false, 0, 0
+			case '*', '~', '>', '%', '|':
+				s.kind, s.st, s.neg, s.digits, s.num = '*', stNum, false, 0, 0
+				s.pairs = c == '%' || c == '|'
 			default:
 				return n, protoErr("unexpected reply type byte %q", c)
 			}
@@ -149,6 +160,9 @@ func (s *replyScanner) header() int {
 	if num <= 0 {
 		return s.elemDone()
 	}
+	if s.pairs {
+		num *= 2
+	}
 	s.stack = append(s.stack, num)
 	return 0
 }
@@ -164,6 +178,10 @@ func (s *replyScanner) elemDone() int {
 		}
 		s.stack = s.stack[:top]
 	}
+	if s.noCount {
+		s.noCount = false
+		return 0
+	}
 	return 1
 }
 
@@ -175,7 +193,7 @@ type cmdScanner struct {
 	neg      bool
 	digits   int
 	num      int64
-	skip     int64 // bulk bytes still to pass (payload and CRLF)
+	skip     int64 // bulk payload bytes still to pass
 	args     int64 // arguments of the current multibulk still to come
 	argIdx   int   // index of the argument being read
 	inCmd    bool  // inside a command (some of it was seen)
@@ -268,7 +286,7 @@ func (s *cmdScanner) next(b []byte) (int, bool, error) {
 				s.keepLen = min(s.num, maxArgKeep)
 				s.argLen[s.argIdx] = 0
 			}
-			s.skip, s.st = s.num+2, stBulk
+			s.skip, s.st = s.num, stBulk
 		case stBulk:
 			// Copy the kept prefix of the argument, then skip the rest.
 			if s.keepLen > 0 {
@@ -284,10 +302,20 @@ func (s *cmdScanner) next(b []byte) (int, bool, error) {
 				continue
 			}
 			i += int(s.skip)
-			if b[i-1] != '\n' || (s.skip >= 2 && b[i-2] != '\r') {
-				return i, false, protoErr("bulk not terminated by CRLF")
+			s.skip, s.st = 0, stCR
+		case stCR, stLF:
+			want := byte('\r')
+			if s.st == stLF {
+				want = '\n'
 			}
-			s.skip = 0
+			if b[i] != want {
+				return i + 1, false, protoErr("bulk argument not terminated by CRLF")
+			}
+			i++
+			if s.st == stCR {
+				s.st = stLF
+				continue
+			}
 			s.st = stType
 			s.nargs++
 			s.argIdx++
