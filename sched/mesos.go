@@ -63,7 +63,7 @@ func newMesosConn(s *Scheduler, masterURLs []string, frameworkID string) *mesosC
 			return endpoint(masterURLs[next])
 		}))
 	}
-	mc.caller = &watchdogCaller{Caller: httpsched.NewCaller(cli, opts...), interval: &mc.heartbeat}
+	mc.caller = &watchdogCaller{Caller: httpsched.NewCaller(cli, opts...), interval: &mc.heartbeat, frameworkID: mc.frameworkID}
 	return mc
 }
 
@@ -330,15 +330,21 @@ func offerIDs(ids []string) []mesos.OfferID {
 	return out
 }
 
-// watchdogCaller wraps the SUBSCRIBE response so that a stream silent for
-// missedHeartbeats heartbeat intervals is closed; the controller then
-// subscribes again.
+// watchdogCaller sets the framework id on every call, and wraps the
+// SUBSCRIBE response so that a stream silent for missedHeartbeats
+// heartbeat intervals is closed; the controller then subscribes again.
 type watchdogCaller struct {
 	calls.Caller
-	interval *atomic.Int64
+	interval    *atomic.Int64
+	frameworkID func() string
 }
 
 func (w *watchdogCaller) Call(ctx context.Context, c *scheduler.Call) (mesos.Response, error) {
+	if c.GetType() != scheduler.Call_SUBSCRIBE && c.FrameworkID == nil {
+		if id := w.frameworkID(); id != "" {
+			c.FrameworkID = &mesos.FrameworkID{Value: id}
+		}
+	}
 	resp, err := w.Caller.Call(ctx, c)
 	if err != nil || resp == nil || c.GetType() != scheduler.Call_SUBSCRIBE {
 		return resp, err

@@ -1,0 +1,426 @@
+package sched
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mrredis/mrredis/internal/model"
+	"github.com/mrredis/mrredis/internal/testenv"
+	"github.com/mrredis/mrredis/mesoslocal"
+	"github.com/mrredis/mrredis/zkstore"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// world is a real ZooKeeper root, a local Mesos and the executor binary:
+// what schedulers under test run against.
+type world struct {
+	t       *testing.T
+	zk      zkstore.Config
+	mesos   *mesoslocal.Cluster
+	execBin string
+	logPath string
+	logMu   sync.Mutex
+	logFile *os.File
+	store   *zkstore.Store
+}
+
+func newWorld(t *testing.T, agents int) *world {
+	t.Helper()
+	testenv.NeedProcesses(t)
+	w := &world{t: t}
+	zk := testenv.ZooKeeper(t)
+	w.zk = zkstore.Config{Servers: []string{zk.Addr()}, Root: testenv.Root(t)}
+	w.execBin = testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr-executor")
+	w.logPath = filepath.Join(t.TempDir(), "sched.log")
+	f, err := os.Create(w.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.logFile = f
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(w.logPath)
+			lines := strings.Split(string(b), "\n")
+			if len(lines) > 200 {
+				lines = lines[len(lines)-200:]
+			}
+			t.Logf("last scheduler log lines:\n%s", strings.Join(lines, "\n"))
+		}
+		f.Close()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	mlog := slog.New(slog.NewTextHandler(io.Discard, nil))
+	w.mesos, err = mesoslocal.Start(ctx, mesoslocal.Config{
+		Listen: "127.0.0.1:0", Agents: agents, AgentIPs: testenv.LoopbackIPs(agents), MemMB: 2048, Logger: mlog,
+	})
+	if err != nil {
+		t.Fatalf("start local mesos: %v", err)
+	}
+	workDir := w.mesos.WorkDir()
+	t.Cleanup(func() {
+		w.mesos.Close()
+		for _, pid := range redisUnder(workDir) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Errorf("redis-server %d outlived the test", pid)
+		}
+	})
+	w.store, err = zkstore.Open(ctx, w.zk)
+	if err != nil {
+		t.Fatalf("open zk: %v", err)
+	}
+	t.Cleanup(w.store.Close)
+	return w
+}
+
+func (w *world) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(w.logFile, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// running is a scheduler started in-process.
+type running struct {
+	s    *Scheduler
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+func (w *world) startScheduler(mod func(*Config)) *running {
+	t := w.t
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.ZK = w.zk
+	cfg.Master = w.mesos.URL()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.ExecutorPath = w.execBin
+	cfg.Logger = w.logger()
+	cfg.MemberMemMB = 16
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{s: s, stop: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		if err := s.Run(ctx); err != nil {
+			t.Errorf("scheduler run: %v", err)
+		}
+	}()
+	t.Cleanup(r.kill)
+	select {
+	case <-s.Ready():
+	case <-r.done:
+		t.Fatal("scheduler stopped before it was ready")
+	case <-time.After(20 * time.Second):
+		t.Fatal("scheduler not ready in 20s")
+	}
+	waitFor(t, 30*time.Second, "scheduler /readyz", func() (bool, string) {
+		code, body := httpDo(t, s.URL(), http.MethodGet, "/readyz", nil)
+		return code == 200, body
+	})
+	return r
+}
+
+// kill stops the scheduler without any goodbye to Mesos: like kill -9,
+// Mesos keeps the framework's tasks for the failover timeout.
+func (r *running) kill() {
+	r.stop()
+	<-r.done
+}
+
+func httpDo(t *testing.T, base, method, path string, body any) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		if s, ok := body.(string); ok {
+			rd = strings.NewReader(s)
+		} else {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+	}
+	req, _ := http.NewRequest(method, base+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func getView(t *testing.T, base, name string) (model.InstanceView, int) {
+	t.Helper()
+	code, body := httpDo(t, base, http.MethodGet, "/api/v1/instances/"+name, nil)
+	var v model.InstanceView
+	if code == 200 {
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			t.Fatalf("decode view: %v: %s", err, body)
+		}
+	}
+	return v, code
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not reached in %s; last: %s", what, timeout, last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitRunning waits until name is RUNNING with replicas members in sync.
+func waitRunning(t *testing.T, base, name string, replicas int, timeout time.Duration) model.InstanceView {
+	t.Helper()
+	var v model.InstanceView
+	waitFor(t, timeout, fmt.Sprintf("%s RUNNING with %d replicas", name, replicas), func() (bool, string) {
+		var code int
+		v, code = getView(t, base, name)
+		ok := code == 200 && v.State == model.StateRunning && v.ReplicasInSync == replicas && len(v.Members) == replicas+1 && v.Master != ""
+		return ok, fmt.Sprintf("code %d state %s reason %q members %d in sync %d", code, v.State, v.Reason, len(v.Members), v.ReplicasInSync)
+	})
+	return v
+}
+
+// redisUnder lists redis-server processes whose working directory is
+// under dir (the local Mesos sandboxes).
+func redisUnder(dir string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if !bytes.Contains(cmd, []byte("redis-server")) {
+			continue
+		}
+		cwd, _ := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
+		if strings.HasPrefix(cwd, dir) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func redisClient(addr, password string) *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: addr, Password: password, DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1})
+}
+
+// TestEndToEnd runs the scheduler on local Mesos, real ZooKeeper and real
+// redis-server: create, write and read, scale 2 -> 4 -> 1, a hard scheduler
+// restart, a failover after the master's redis-server dies, and delete.
+func TestEndToEnd(t *testing.T) {
+	w := newWorld(t, 5)
+	r1 := w.startScheduler(nil)
+	base := r1.s.URL()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
+	defer cancel()
+
+	// Create.
+	code, body := httpDo(t, base, http.MethodPost, "/api/v1/instances", model.Spec{Name: "cache", MemoryMB: 32, Replicas: 2, Password: "s3cret"})
+	if code != http.StatusAccepted {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	if strings.Contains(body, "s3cret") || strings.Contains(body, "admin_password\": \"") {
+		t.Fatalf("create answer leaks a password: %s", body)
+	}
+	v := waitRunning(t, base, "cache", 2, 40*time.Second)
+	hosts := map[string]bool{}
+	for _, m := range v.Members {
+		hosts[m.Host] = true
+	}
+	if len(hosts) != 3 {
+		t.Fatalf("members must be on 3 distinct hosts: %+v", v.Members)
+	}
+	if v.ProxyPort < 6100 || v.ProxyPort > 6300 {
+		t.Fatalf("proxy port %d outside 6100-6300", v.ProxyPort)
+	}
+	if m, _, err := w.store.GetMaster(ctx, "cache"); err != nil || m != v.Master {
+		t.Fatalf("/master in zk = %q (%v), view says %q", m, err, v.Master)
+	}
+	rc := redisClient(v.Master, "s3cret")
+	if err := rc.Set(ctx, "k", "v1", 0).Err(); err != nil {
+		t.Fatalf("SET on master %s: %v", v.Master, err)
+	}
+	if got, err := rc.Get(ctx, "k").Result(); err != nil || got != "v1" {
+		t.Fatalf("GET: %q %v", got, err)
+	}
+	rc.Close()
+
+	// Scale 2 -> 4 -> 1.
+	code, body = httpDo(t, base, http.MethodPatch, "/api/v1/instances/cache", `{"replicas": 4}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("scale up: %d %s", code, body)
+	}
+	waitRunning(t, base, "cache", 4, 40*time.Second)
+	code, body = httpDo(t, base, http.MethodPatch, "/api/v1/instances/cache", `{"replicas": 1}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("scale down: %d %s", code, body)
+	}
+	v = waitRunning(t, base, "cache", 1, 30*time.Second)
+	waitFor(t, 20*time.Second, "2 redis-server processes after scale down", func() (bool, string) {
+		n := len(redisUnder(w.mesos.WorkDir()))
+		return n == 2, fmt.Sprintf("%d processes", n)
+	})
+
+	// Hard restart of the scheduler: the new one finds everything.
+	fid, err := w.store.FrameworkID(ctx)
+	if err != nil || fid == "" {
+		t.Fatalf("framework id not stored: %q %v", fid, err)
+	}
+	before := v
+	r1.kill()
+	r2 := w.startScheduler(nil)
+	base = r2.s.URL()
+	after, code := getView(t, base, "cache")
+	if code != 200 || after.Master != before.Master || len(after.Members) != 2 {
+		t.Fatalf("after restart the instance must be served at once: %d %+v", code, after)
+	}
+	_, body = httpDo(t, base, http.MethodGet, "/readyz", nil)
+	if !strings.Contains(body, fid) {
+		t.Fatalf("new scheduler must keep framework id %s: %s", fid, body)
+	}
+	after = waitRunning(t, base, "cache", 1, 20*time.Second)
+	for i, m := range after.Members {
+		if m.TaskID != before.Members[i].TaskID {
+			t.Fatalf("members changed across the restart: %v -> %v", before.Members, after.Members)
+		}
+	}
+
+	// Failover: kill the master's redis-server.
+	old := after.Master
+	rc = redisClient(old, "s3cret")
+	info, err := rc.Info(ctx, "server").Result()
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := 0
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "process_id:"); ok {
+			pid, _ = strconv.Atoi(v)
+		}
+	}
+	if pid == 0 {
+		t.Fatalf("no process_id in INFO")
+	}
+	killed := time.Now()
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	waitFor(t, 20*time.Second, "a new master", func() (bool, string) {
+		m, _, err := w.store.GetMaster(ctx, "cache")
+		return err == nil && m != old, m
+	})
+	t.Logf("failover: /master changed %v after the kill", time.Since(killed))
+	v = waitRunning(t, base, "cache", 1, 40*time.Second)
+	if v.Failovers != 1 || len(v.History) != 1 || v.History[0].NewAddr != v.Master {
+		t.Fatalf("failover not recorded: failovers %d history %+v", v.Failovers, v.History)
+	}
+	rc = redisClient(v.Master, "s3cret")
+	if got, err := rc.Get(ctx, "k").Result(); err != nil || got != "v1" {
+		t.Fatalf("GET after failover from %s: %q %v", v.Master, got, err)
+	}
+	rc.Close()
+
+	// Delete.
+	port := v.ProxyPort
+	code, body = httpDo(t, base, http.MethodDelete, "/api/v1/instances/cache", nil)
+	if code != http.StatusAccepted {
+		t.Fatalf("delete: %d %s", code, body)
+	}
+	waitFor(t, 30*time.Second, "instance gone", func() (bool, string) {
+		_, code := getView(t, base, "cache")
+		return code == 404, fmt.Sprint(code)
+	})
+	ports, err := w.store.ListPorts(ctx)
+	if err != nil || ports[port] != "" {
+		t.Fatalf("port %d not released: %v %v", port, ports, err)
+	}
+	waitFor(t, 20*time.Second, "no redis-server left", func() (bool, string) {
+		n := len(redisUnder(w.mesos.WorkDir()))
+		return n == 0, fmt.Sprintf("%d processes", n)
+	})
+}
+
+// TestAPIErrors checks the REST API's answers to bad requests.
+func TestAPIErrors(t *testing.T) {
+	w := newWorld(t, 1)
+	r := w.startScheduler(func(c *Config) { c.PortLo, c.PortHi = 6200, 6200 })
+	base := r.s.URL()
+	cases := []struct {
+		method, path string
+		body         any
+		code         int
+		msg          string
+	}{
+		{"POST", "/api/v1/instances", `{"name": "Bad_Name", "memory_mb": 32}`, 400, "name \"Bad_Name\" is invalid"},
+		{"POST", "/api/v1/instances", `{"name": "a", "memory_mb": 1}`, 400, "memory_mb 1 is out of range"},
+		{"POST", "/api/v1/instances", `{"name": "a", "memory_mb": 32, "replicas": -1}`, 400, "replicas -1 is out of range"},
+		{"POST", "/api/v1/instances", `{"name": "a", "memory_mb": 32, "persistence": "disk"}`, 400, "persistence \"disk\" is invalid"},
+		{"POST", "/api/v1/instances", `{"name": "a", "memory_mb": 32, "colour": "red"}`, 400, "unknown field \"colour\""},
+		{"POST", "/api/v1/instances", `{"name": "a", `, 400, "not valid JSON"},
+		{"GET", "/api/v1/instances/nope", nil, 404, "instance \"nope\" does not exist"},
+		{"PATCH", "/api/v1/instances/nope", `{"replicas": 1}`, 404, "does not exist"},
+		{"DELETE", "/api/v1/instances/nope", nil, 404, "does not exist"},
+		{"POST", "/api/v1/instances", `{"name": "one", "memory_mb": 16}`, 202, "CREATING"},
+		{"POST", "/api/v1/instances", `{"name": "one", "memory_mb": 16}`, 409, "already exists"},
+		{"POST", "/api/v1/instances", `{"name": "two", "memory_mb": 16}`, 503, "no free proxy port in 6200-6200"},
+		{"PATCH", "/api/v1/instances/one", `{"replicas": 99}`, 400, "replicas 99 is out of range"},
+		{"POST", "/v1/CREATE/three/32/2/1", nil, 400, "exactly 1 master"},
+		{"GET", "/v1/STATUS/one", nil, 200, "\"Name\": \"one\""},
+		{"GET", "/healthz", nil, 200, "ok"},
+		{"GET", "/metrics", nil, 200, "mrredis_instances"},
+	}
+	for _, tc := range cases {
+		code, body := httpDo(t, base, tc.method, tc.path, tc.body)
+		var er model.ErrorResponse
+		if json.Unmarshal([]byte(body), &er) == nil && er.Error != "" {
+			body = er.Error
+		}
+		if code != tc.code || !strings.Contains(body, tc.msg) {
+			t.Errorf("%s %s: got %d %s; want %d containing %q", tc.method, tc.path, code, body, tc.code, tc.msg)
+		}
+		if tc.code >= 400 && er.Error == "" {
+			t.Errorf("%s %s: error answer is not {\"error\": ...}: %s", tc.method, tc.path, body)
+		}
+	}
+	// The failed create of "two" left nothing behind.
+	ctx := context.Background()
+	if _, _, err := w.store.GetInstance(ctx, "two"); err == nil {
+		t.Error("a refused create left an instance node")
+	}
+	ports, _ := w.store.ListPorts(ctx)
+	if len(ports) != 1 || ports[6200] != "one" {
+		t.Errorf("ports after refused create: %v", ports)
+	}
+}
