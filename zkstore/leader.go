@@ -176,11 +176,15 @@ func (l *Leadership) Lost() <-chan struct{} { return l.lost }
 // Resign gives up leadership and deletes the election node, so the next
 // candidate takes over at once.
 func (l *Leadership) Resign() error {
+	ctx, cancel := context.WithTimeout(context.Background(), l.s.cfg.OpTimeout)
+	defer cancel()
+	return l.resign(ctx)
+}
+
+func (l *Leadership) resign(ctx context.Context) error {
 	l.stopOnce.Do(func() { close(l.stop) })
 	<-l.done
 	l.markLost("resigned")
-	ctx, cancel := context.WithTimeout(context.Background(), l.s.cfg.OpTimeout)
-	defer cancel()
 	if err := l.s.deleteNode(ctx, l.path); err != nil {
 		return fmt.Errorf("resign: %w", err)
 	}

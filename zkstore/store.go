@@ -187,7 +187,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		select {
 		case <-ch:
 		case <-wait.Done():
-			conn.Close()
+			s.abort()
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("open zookeeper %s: %w", strings.Join(cfg.Servers, ","), ctx.Err())
 			}
@@ -199,13 +199,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if _, err := call(ctx, s, func() (struct{}, error) {
 			return struct{}{}, conn.AddAuth("digest", []byte(user+":"+pass))
 		}); err != nil {
-			conn.Close()
+			s.abort()
 			return nil, fmt.Errorf("open zookeeper: add digest auth: %w", wrap(err))
 		}
 	}
 	for _, p := range []string{s.cfg.Root, s.path("framework"), s.path("leader"), s.path("instances"), s.path("ports")} {
 		if err := s.ensurePath(ctx, p); err != nil {
-			conn.Close()
+			s.abort()
 			return nil, fmt.Errorf("open zookeeper: create layout: %w", err)
 		}
 	}
@@ -227,21 +227,36 @@ func (s *Store) Close() {
 		for p := range s.candidates {
 			cands = append(cands, p)
 		}
+		connected := s.connected
 		s.mu.Unlock()
-		for _, l := range ls {
-			_ = l.Resign()
-		}
+		// One deadline for all deletes, and none at all while cut off:
+		// Close must not hang during an outage.
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.OpTimeout)
+		if !connected {
+			cancel()
+		}
+		for _, l := range ls {
+			_ = l.resign(ctx)
+		}
 		for _, p := range cands {
 			_ = s.deleteNode(ctx, p)
 		}
 		cancel()
-		s.mu.Lock()
-		s.closing = true
-		s.mu.Unlock()
-		close(s.closed)
-		s.conn.Close()
+		s.abort()
 	})
+}
+
+// abort closes the connection without further requests.
+func (s *Store) abort() {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	select {
+	case <-s.closed:
+	default:
+		close(s.closed)
+	}
+	s.conn.Close()
 }
 
 // Resync delivers a value after the session expired and a new one was

@@ -816,3 +816,33 @@ func TestLeadershipLostOnLongDisconnect(t *testing.T) {
 		t.Fatalf("leader = %q, %v; want http://other", d, err)
 	}
 }
+
+// TestCloseDuringOutage: Close does not wait for a ZooKeeper that is gone,
+// and ends the leadership and the watches.
+func TestCloseDuringOutage(t *testing.T) {
+	t.Parallel()
+	px := newProxy(t, testenv.ZooKeeper(t).Addr())
+	ctx := testCtx(t)
+	s := openStore(t, testenv.Root(t), func(c *Config) { c.Servers = []string{px.Addr()} })
+	l, err := s.Campaign(ctx, "http://s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.WatchInstances(ctx)
+	recv(t, w, "initial", func([]string) bool { return true })
+	px.Cut()
+	waitFor(t, "store notices the outage", func() bool { return !s.Connected() })
+	start := time.Now()
+	s.Close()
+	t.Logf("close during outage took %s", time.Since(start).Round(time.Millisecond))
+	select {
+	case <-l.Lost():
+	default:
+		t.Fatal("leadership not lost after Close")
+	}
+	for range w {
+	} // closed by Close
+	if _, err := s.ListInstances(ctx); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("call after Close: %v, want ErrUnavailable", err)
+	}
+}
