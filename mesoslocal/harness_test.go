@@ -161,6 +161,9 @@ func (s *testScheduler) handle(ctx context.Context, e *scheduler.Event) error {
 		s.mu.Lock()
 		s.fwID = e.Subscribed.FrameworkID.Value
 		s.mu.Unlock()
+	case scheduler.Event_ERROR:
+		// Like a real scheduler: an ERROR (failed over, removed) ends it.
+		s.cancel()
 	case scheduler.Event_UPDATE:
 		st := e.Update.Status
 		if s.autoAck && len(st.UUID) > 0 {
