@@ -321,6 +321,7 @@ func setupE2E(t *testing.T, checkpoint bool) *e2e {
 				Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{
 					{Name: "MRR_STATS_INTERVAL", Type: mesos.Environment_Variable_VALUE.Enum(), Value: ptr("200ms")},
 					{Name: "MRR_KILL_GRACE", Type: mesos.Environment_Variable_VALUE.Enum(), Value: ptr("3s")},
+					{Name: "MRR_READY_TIMEOUT", Type: mesos.Environment_Variable_VALUE.Enum(), Value: ptr(readyTimeout.String())},
 				}},
 			},
 			Resources: []mesos.Resource{scalarRes("cpus", 0.1), scalarRes("mem", 32)},
@@ -342,6 +343,11 @@ func (e *e2e) launch(tasks ...mesos.TaskInfo) {
 	e.s.call(calls.Accept(calls.OfferOperations{calls.OpLaunch(tasks...)}.WithOffers(e.offer.ID)))
 }
 
+// readyTimeout is the executors' ready timeout in these tests: long
+// enough for a replica to sync on a loaded machine, short enough to see
+// one that never can fail.
+const readyTimeout = 8 * time.Second
+
 var e2eBase = execproto.TaskData{Instance: "e2e", MaxMemoryMB: 32, Password: "client-pw", AdminPass: "admin-pw", Persistence: model.PersistenceNone}
 
 // TestEndToEndWithMesosLocal runs the real executor binary under the local
@@ -350,7 +356,7 @@ func TestEndToEndWithMesosLocal(t *testing.T) {
 	e := setupE2E(t, false)
 	s, offer, workDir, execID := e.s, e.offer, e.workDir, e2eExecID
 	host := offer.Hostname
-	ports := firstPorts(t, offer, 3)
+	ports := firstPorts(t, offer, 5)
 	base := e2eBase
 	md := base
 	md.Role, md.Port = model.RoleMaster, int(ports[0])
@@ -358,7 +364,10 @@ func TestEndToEndWithMesosLocal(t *testing.T) {
 	rd.Role, rd.Port, rd.MasterHost, rd.MasterPort = model.RoleReplica, int(ports[1]), host, int(ports[0])
 	bad := base
 	bad.Role, bad.Port = "boss", int(ports[2])
-	e.launch(e.taskInfo("e2e-master", md), e.taskInfo("e2e-replica", rd), e.taskInfo("e2e-bad", bad))
+	// A replica of a master that does not exist never gets its link up.
+	orphan := base
+	orphan.Role, orphan.Port, orphan.MasterHost, orphan.MasterPort = model.RoleReplica, int(ports[3]), host, int(ports[4])
+	e.launch(e.taskInfo("e2e-master", md), e.taskInfo("e2e-replica", rd), e.taskInfo("e2e-bad", bad), e.taskInfo("e2e-orphan", orphan))
 
 	statuses := map[string]execproto.StatusData{}
 	for _, id := range []string{"e2e-master", "e2e-replica"} {
@@ -468,6 +477,11 @@ func TestEndToEndWithMesosLocal(t *testing.T) {
 		t.Errorf("after TASK_KILLED: %v", err)
 	}
 
+	st = s.waitUpdate("e2e-orphan", mesos.TASK_FAILED, readyTimeout+20*time.Second)
+	if msg := st.GetMessage(); !strings.Contains(msg, "did not become ready within 8s") || !strings.Contains(msg, "link to master") {
+		t.Errorf("orphan replica failed with %q, want the ready timeout and the link named", msg)
+	}
+
 	// SHUTDOWN: the executor exits cleanly.
 	s.call(calls.Shutdown(execID, offer.AgentID.Value))
 	f := s.waitFor("the executor's exit", 20*time.Second, func(e *scheduler.Event) bool {
@@ -517,8 +531,16 @@ func TestEndToEndAgentRestart(t *testing.T) {
 	e.s.waitMessage("stats after the restart", func(m execproto.ExecutorMessage) bool {
 		return m.Kind == execproto.KindStats && len(m.Stats) == 1 && m.Stats[0].TaskID == "e2e-b"
 	})
-	e.s.call(calls.Kill("e2e-b", e.offer.AgentID.Value))
+	// SHUTDOWN with a live member: it is stopped, reported killed, and
+	// the executor exits 0.
+	e.s.call(calls.Shutdown(e2eExecID, e.offer.AgentID.Value))
 	e.s.waitUpdate("e2e-b", mesos.TASK_KILLED, 20*time.Second)
+	f := e.s.waitFor("the executor's exit", 20*time.Second, func(ev *scheduler.Event) bool {
+		return ev.Type == scheduler.Event_FAILURE && ev.Failure.ExecutorID != nil
+	}).Failure
+	if f.Status == nil || *f.Status != 0 {
+		t.Errorf("executor exit status %v, want 0", f.Status)
+	}
 	if err := gone(pidB); err != nil {
 		t.Error(err)
 	}
