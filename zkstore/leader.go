@@ -95,14 +95,31 @@ func (s *Store) Campaign(ctx context.Context, data string) (*Leadership, error) 
 				}
 				continue
 			}
-			mine = got[strings.LastIndex(got, "/")+1:]
 			s.mu.Lock()
+			if mine != "" {
+				delete(s.candidates, dir+"/"+mine) // gone with an expired session
+			}
 			s.candidates[got] = struct{}{}
 			s.mu.Unlock()
+			mine = got[strings.LastIndex(got, "/")+1:]
 			continue
 		}
 		mine = kids[idx]
 		me := dir + "/" + mine
+		// A create that timed out may still have happened after a retry
+		// made another node: keep the first, delete the others, which
+		// would otherwise block the election once we leave.
+		for _, k := range kids[idx+1:] {
+			if strings.HasPrefix(k, prefix) {
+				_ = s.deleteNode(ctx, dir+"/"+k)
+				s.mu.Lock()
+				delete(s.candidates, dir+"/"+k)
+				s.mu.Unlock()
+			}
+		}
+		s.mu.Lock()
+		s.candidates[me] = struct{}{}
+		s.mu.Unlock()
 		if idx == 0 {
 			l := &Leadership{s: s, path: me, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 			s.mu.Lock()
