@@ -57,7 +57,10 @@ type clientConn struct {
 	opaque   bool // state we cannot recreate: a SELECT or HELLO we could not follow
 	resp3    bool // HELLO 3 was sent
 	db       int
-	raw      atomic.Bool // pub/sub, MONITOR, HELLO...: no counting, never moved
+	raw      atomic.Bool // pub/sub, MONITOR, ...: no counting, never moved
+	// resumable is false when the last backend was lost while it held
+	// state that cannot be recreated on another one.
+	resumable bool
 
 	// Owned by serve.
 	sc          cmdScanner
@@ -74,7 +77,7 @@ type backend struct {
 }
 
 func newClientConn(in *instance, nc net.Conn) *clientConn {
-	return &clientConn{in: in, client: nc}
+	return &clientConn{in: in, client: nc, resumable: true}
 }
 
 // close ends the connection; the goroutines exit on their read errors.
@@ -122,6 +125,7 @@ func (c *clientConn) routeChanged() {
 // detachLocked closes the current backend for a route change.
 func (c *clientConn) detachLocked() {
 	c.be.movable = c.movableLocked()
+	c.resumable = c.be.movable
 	c.be.conn.Close()
 	c.be = nil
 }
@@ -288,7 +292,7 @@ func (c *clientConn) forward(b []byte, cmds int) bool {
 		be = nil
 	}
 	if be == nil {
-		if c.partialSent || c.closed || !c.movableLocked() {
+		if c.partialSent || c.closed || !c.resumable {
 			// The first part of a command, a transaction, watched keys
 			// or a pub/sub session are on a backend that is gone:
 			// nothing sensible can follow on another one.
@@ -523,6 +527,7 @@ func (c *clientConn) backendGone(be *backend, rs *replyScanner) {
 	if !switched {
 		c.be = nil
 		movable = c.movableLocked()
+		c.resumable = movable
 	}
 	be.conn.Close()
 	inFlight := be.sent - be.recv
