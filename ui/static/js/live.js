@@ -35,7 +35,7 @@ export function connect(store, onStatus) {
       onStatus('live');
       resync();
     });
-    es.addEventListener('message', (msg) => {
+    const onEvent = (msg) => {
       let ev;
       try {
         ev = JSON.parse(msg.data);
@@ -43,7 +43,11 @@ export function connect(store, onStatus) {
         return;
       }
       store.apply(ev);
-    });
+    };
+    // The scheduler names each event by its kind ("event: instance"), which
+    // EventSource delivers to listeners of that name, not to "message";
+    // listen to both so either framing works.
+    for (const kind of ['message', 'instance', 'deleted', 'failover']) es.addEventListener(kind, onEvent);
     es.addEventListener('error', () => {
       if (es.readyState === EventSource.CONNECTING) {
         // The browser retries by itself (the scheduler went away).
