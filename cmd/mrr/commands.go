@@ -6,7 +6,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
+	"os"
 	"strings"
 	"time"
 
@@ -236,9 +238,11 @@ func deleteCmd(fs *flag.FlagSet) action {
 			fmt.Fprintf(c.stderr, "Delete instance %s (%s, %d MB, %d replicas, proxy port %d) and all its data?\nType its name to confirm: ",
 				name, v.State, v.MemoryMB, v.Replicas, v.ProxyPort)
 			line, err := bufio.NewReader(c.stdin).ReadString('\n')
+			if !isTerminal(c.stdin) {
+				fmt.Fprintln(c.stderr) // a terminal echoes the typed newline
+			}
 			answer := strings.TrimSpace(line)
 			if answer == "" && err != nil {
-				fmt.Fprintln(c.stderr)
 				return errors.New("not deleted: no confirmation was typed; pass --yes to delete without asking")
 			}
 			if answer != name {
@@ -347,10 +351,22 @@ func progressLine(v model.InstanceView) string {
 			running++
 		}
 	}
-	line := fmt.Sprintf("%s %s, %d/%d members running, %d/%d replicas in sync",
-		v.Name, v.State, running, v.Replicas+1, v.ReplicasInSync, v.Replicas)
-	if v.Reason != "" {
-		line += ": " + v.Reason
+	sync := fmt.Sprintf("%d/%d replicas in sync", v.ReplicasInSync, v.Replicas)
+	line := fmt.Sprintf("%s %s, %d/%d members running, %s", v.Name, v.State, running, v.Replicas+1, sync)
+	// The scheduler's reason often starts with what the line already says.
+	reason := strings.TrimPrefix(v.Reason, fmt.Sprintf("%d of %d replicas in sync", v.ReplicasInSync, v.Replicas))
+	if reason = strings.TrimLeft(reason, "; "); reason != "" {
+		line += ": " + reason
 	}
 	return line
+}
+
+// isTerminal reports whether r is an interactive terminal.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -244,6 +244,15 @@ func TestProgressLine(t *testing.T) {
 	if got := progressLine(v); got != want {
 		t.Errorf("progressLine = %q, want %q", got, want)
 	}
+	v.Reason = "0 of 2 replicas in sync; waiting: no agent without a member of this instance (anti-affinity)"
+	want = "c CREATING, 1/3 members running, 0/2 replicas in sync: waiting: no agent without a member of this instance (anti-affinity)"
+	if got := progressLine(v); got != want {
+		t.Errorf("progressLine = %q, want %q", got, want)
+	}
+	v.Reason = "0 of 2 replicas in sync"
+	if got, want := progressLine(v), "c CREATING, 1/3 members running, 0/2 replicas in sync"; got != want {
+		t.Errorf("progressLine = %q, want %q", got, want)
+	}
 }
 
 func TestHumanBytes(t *testing.T) {

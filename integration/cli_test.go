@@ -1,0 +1,379 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mrredis/mrredis/internal/model"
+	"github.com/mrredis/mrredis/internal/testenv"
+	"github.com/mrredis/mrredis/mesoslocal"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// mrrCluster is the system the CLI and dashboard tests run against: the
+// test binary's real ZooKeeper (a root of its own), a local Mesos with
+// agents on their own loopback addresses, and mrr-sched as a separate
+// process, which a test can kill and start again on the same port.
+type mrrCluster struct {
+	t        *testing.T
+	zk       string // connect string with root
+	mesos    *mesoslocal.Cluster
+	schedBin string
+	execBin  string
+	mrrBin   string
+	port     int
+	url      string
+	logPath  string
+	sched    *exec.Cmd
+	done     chan struct{}
+}
+
+func startCluster(t *testing.T, agents int) *mrrCluster {
+	t.Helper()
+	testenv.NeedProcesses(t)
+	zk := testenv.ZooKeeper(t)
+	c := &mrrCluster{
+		t:        t,
+		zk:       zk.Addr() + testenv.Root(t),
+		schedBin: testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr-sched"),
+		execBin:  testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr-executor"),
+		mrrBin:   testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr"),
+		port:     testenv.FreePort(t),
+		logPath:  filepath.Join(artifactsDir(t), "mrr-sched.log"),
+	}
+	c.url = fmt.Sprintf("http://127.0.0.1:%d", c.port)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var err error
+	c.mesos, err = mesoslocal.Start(ctx, mesoslocal.Config{
+		Listen: "127.0.0.1:0", Agents: agents, AgentIPs: testenv.LoopbackIPs(agents), MemMB: 2048,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatalf("start local mesos: %v", err)
+	}
+	workDir := c.mesos.WorkDir()
+	t.Cleanup(func() {
+		c.stopScheduler()
+		c.mesos.Close()
+		for _, pid := range redisUnder(workDir) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Errorf("redis-server %d outlived the test", pid)
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(c.logPath)
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			if len(lines) > 80 {
+				lines = lines[len(lines)-80:]
+			}
+			t.Logf("last lines of %s:\n%s", c.logPath, strings.Join(lines, "\n"))
+		}
+	})
+	c.startScheduler()
+	return c
+}
+
+// startScheduler starts mrr-sched (again) on the cluster's port and waits
+// until it is ready: leading and subscribed to Mesos.
+func (c *mrrCluster) startScheduler() {
+	t := c.t
+	t.Helper()
+	log, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(c.schedBin,
+		"--zk", c.zk, "--master", c.mesos.URL(), "--listen", fmt.Sprintf("127.0.0.1:%d", c.port),
+		"--advertise-url", c.url, "--executor-path", c.execBin, "--member-mem-overhead", "16", "--debug")
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		t.Fatalf("start mrr-sched: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); log.Close(); close(done) }()
+	c.sched, c.done = cmd, done
+	waitUntil(t, 60*time.Second, "mrr-sched ready at "+c.url, func() (bool, string) {
+		select {
+		case <-done:
+			t.Fatalf("mrr-sched exited before it was ready; see %s", c.logPath)
+		default:
+		}
+		resp, err := http.Get(c.url + "/readyz")
+		if err != nil {
+			return false, err.Error()
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, string(b)
+	})
+}
+
+// stopScheduler kills mrr-sched like a crash would (SIGKILL): Mesos keeps
+// its tasks for the next one.
+func (c *mrrCluster) stopScheduler() {
+	if c.sched == nil {
+		return
+	}
+	_ = syscall.Kill(-c.sched.Process.Pid, syscall.SIGKILL)
+	<-c.done
+	c.sched = nil
+}
+
+// mrr runs the mrr binary against the cluster's scheduler.
+func (c *mrrCluster) mrr(stdin string, args ...string) (code int, stdout, stderr string) {
+	return runMrr(c.t, c.mrrBin, c.url, stdin, args...)
+}
+
+func runMrr(t *testing.T, bin, scheduler, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "MRR_SCHEDULER="+scheduler, "MRR_OUTPUT=")
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code = cmd.ProcessState.ExitCode()
+	if err != nil && code < 0 {
+		t.Fatalf("mrr %v: %v", args, err)
+	}
+	t.Logf("$ mrr %s  -> exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errb.String())
+	return code, out.String(), errb.String()
+}
+
+// artifactsDir is where a test leaves files worth looking at (logs,
+// screenshots): $MRR_ARTIFACTS/<test> when set, else a temporary directory.
+func artifactsDir(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("MRR_ARTIFACTS")
+	if base == "" {
+		return t.TempDir()
+	}
+	dir := filepath.Join(base, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("artifacts dir: %v", err)
+	}
+	return dir
+}
+
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, last := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not reached in %s; last: %s", what, timeout, last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// redisUnder lists the redis-server processes whose working directory is
+// under dir (the local Mesos sandboxes).
+func redisUnder(dir string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if !bytes.Contains(cmd, []byte("redis-server")) {
+			continue
+		}
+		if cwd, _ := os.Readlink(filepath.Join("/proc", e.Name(), "cwd")); strings.HasPrefix(cwd, dir) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func statusJSON(t *testing.T, c *mrrCluster, name string) model.InstanceView {
+	t.Helper()
+	code, out, errOut := c.mrr("", "--output", "json", "status", name)
+	if code != 0 {
+		t.Fatalf("mrr status %s: exit %d: %s", name, code, errOut)
+	}
+	var v model.InstanceView
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("mrr --output json status is not an instance: %v\n%s", err, out)
+	}
+	return v
+}
+
+func closedURL(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := "http://" + l.Addr().String()
+	l.Close()
+	return u
+}
+
+// TestCLI drives the mrr binary through an instance's life against a real
+// scheduler on local Mesos: bad input first (each refused with its exit
+// code and nothing created), then create --wait, list, status, scale,
+// switchover, a declined and a confirmed delete, wait timing out, and an
+// unreachable scheduler.
+func TestCLI(t *testing.T) {
+	testenv.NeedProcesses(t)
+	mrrBin := testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr")
+
+	// No scheduler at all: exit 3 with the address in the message.
+	dead := closedURL(t)
+	code, _, errOut := runMrr(t, mrrBin, dead, "", "list")
+	if code != 3 || !strings.Contains(errOut, "cannot reach the scheduler at "+dead+": connection refused") {
+		t.Fatalf("unreachable scheduler: exit %d, stderr %q", code, errOut)
+	}
+
+	c := startCluster(t, 3)
+	const name = "cli-cache"
+
+	code, out, _ := c.mrr("", "list")
+	if code != 0 || !strings.Contains(out, "No instances") {
+		t.Fatalf("empty list: exit %d: %s", code, out)
+	}
+
+	bad := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"create", "Bad_Name", "--memory", "32"}, 2, `name "Bad_Name" is invalid`},
+		{[]string{"create", name, "--memory", "lots"}, 2, `--memory "lots" is not a whole number of MB`},
+		{[]string{"create", name}, 2, "--memory is required"},
+		// The scheduler's own limits: the API's sentence, exit 1.
+		{[]string{"create", name, "--memory", "1"}, 1, "memory_mb 1 is out of range"},
+		{[]string{"create", name, "--memory", "32", "--replicas", "99"}, 1, "replicas 99 is out of range"},
+		{[]string{"status", "nosuch"}, 4, "nosuch"},
+		{[]string{"scale", "nosuch", "--replicas", "1"}, 4, "nosuch"},
+		{[]string{"failover", "nosuch"}, 4, "nosuch"},
+		{[]string{"delete", "nosuch", "--yes"}, 4, "nosuch"},
+		{[]string{"wait", "nosuch", "--timeout", "5s"}, 4, "nosuch"},
+	}
+	for _, b := range bad {
+		code, _, errOut := c.mrr("", b.args...)
+		if code != b.code || !strings.Contains(errOut, b.msg) {
+			t.Errorf("mrr %v: exit %d, stderr %q; want exit %d and %q", b.args, code, errOut, b.code, b.msg)
+		}
+	}
+	if code, out, _ := c.mrr("", "--output", "json", "list"); code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Fatalf("bad input created something: exit %d: %s", code, out)
+	}
+
+	// Create and wait: progress lines, then RUNNING.
+	code, out, errOut = c.mrr("", "create", name, "--memory", "32", "--replicas", "1", "--wait", "--timeout", "90s")
+	if code != 0 {
+		t.Fatalf("create --wait: exit %d: %s", code, errOut)
+	}
+	if !regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d  cli-cache [A-Z]+, \d/2 members running, \d/1 replicas in sync`).MatchString(out) ||
+		!strings.Contains(out, "cli-cache is RUNNING: master 127.") {
+		t.Errorf("create --wait output lacks progress or the final line:\n%s", out)
+	}
+	if code, _, errOut := c.mrr("", "create", name, "--memory", "32"); code != 1 || !strings.Contains(errOut, "already exists") {
+		t.Errorf("duplicate create: exit %d, stderr %q; want exit 1 and 'already exists'", code, errOut)
+	}
+
+	v := statusJSON(t, c, name)
+	if v.State != model.StateRunning || len(v.Members) != 2 || v.ReplicasInSync != 1 || v.Master == "" {
+		t.Fatalf("after create --wait: %+v", v)
+	}
+	code, out, _ = c.mrr("", "list")
+	if code != 0 || !regexp.MustCompile(`(?m)^cli-cache\s+RUNNING\s`).MatchString(out) || !strings.Contains(out, strconv.Itoa(v.ProxyPort)) {
+		t.Errorf("list:\n%s", out)
+	}
+	code, out, _ = c.mrr("", "status", name)
+	if code != 0 || !strings.Contains(out, "Members:") || !strings.Contains(out, v.Master) ||
+		!strings.Contains(out, "Replicas:     1 of 1 in sync") || !strings.Contains(out, "Failover history:\n  none") {
+		t.Errorf("status:\n%s", out)
+	}
+
+	// Scale up and wait.
+	code, out, errOut = c.mrr("", "scale", name, "--replicas", "2", "--wait", "--timeout", "90s")
+	if code != 0 || !strings.Contains(out, "Scaling cli-cache to 2 replicas: accepted.") {
+		t.Fatalf("scale --wait: exit %d: %s%s", code, out, errOut)
+	}
+	if v = statusJSON(t, c, name); v.Replicas != 2 || v.ReplicasInSync != 2 || len(v.Members) != 3 {
+		t.Fatalf("after scale: replicas %d in sync %d members %d", v.Replicas, v.ReplicasInSync, len(v.Members))
+	}
+
+	// Switchover: a new master and one failover in the history.
+	old := v.Master
+	code, _, errOut = c.mrr("", "failover", name, "--wait", "--timeout", "60s")
+	if code != 0 {
+		t.Fatalf("failover: exit %d: %s", code, errOut)
+	}
+	waitUntil(t, 30*time.Second, "a new master after the switchover", func() (bool, string) {
+		v = statusJSON(t, c, name)
+		return v.Master != old && len(v.History) == 1, fmt.Sprintf("master %s history %d", v.Master, len(v.History))
+	})
+	code, out, _ = c.mrr("", "status", name)
+	if code != 0 || !strings.Contains(out, "CAUSE") || strings.Contains(out, "Failover history:\n  none") {
+		t.Errorf("status after switchover shows no history:\n%s", out)
+	}
+
+	// wait gives up on an instance that cannot be placed (5 replicas,
+	// 3 agents, anti-affinity) with exit 5.
+	code, _, errOut = c.mrr("", "create", "cli-toobig", "--memory", "32", "--replicas", "5")
+	if code != 0 {
+		t.Fatalf("create cli-toobig: exit %d: %s", code, errOut)
+	}
+	code, _, errOut = c.mrr("", "wait", "cli-toobig", "--timeout", "3s")
+	if code != 5 || !strings.Contains(errOut, "gave up after 3s: instance cli-toobig is not ready") {
+		t.Errorf("wait on an unplaceable instance: exit %d, stderr %q", code, errOut)
+	}
+
+	// Delete: a wrong confirmation changes nothing; --yes --wait removes it.
+	code, _, errOut = c.mrr("other\n", "delete", name)
+	if code != 1 || !strings.Contains(errOut, `not deleted: "other" is not the instance's name`) {
+		t.Errorf("declined delete: exit %d, stderr %q", code, errOut)
+	}
+	if v = statusJSON(t, c, name); v.State == model.StateDeleting {
+		t.Fatalf("a declined delete deleted: %s", v.State)
+	}
+	code, out, errOut = c.mrr(name+"\n", "delete", name, "--wait", "--timeout", "60s")
+	if code != 0 || !strings.Contains(out, "cli-cache is deleted.") {
+		t.Fatalf("confirmed delete: exit %d: %s%s", code, out, errOut)
+	}
+	if code, _, _ := c.mrr("", "delete", "cli-toobig", "--yes", "--wait", "--timeout", "60s"); code != 0 {
+		t.Errorf("delete cli-toobig: exit %d", code)
+	}
+	if code, _, _ := c.mrr("", "status", name); code != 4 {
+		t.Errorf("status after delete: exit %d, want 4", code)
+	}
+	waitUntil(t, 30*time.Second, "no redis-server left", func() (bool, string) {
+		n := len(redisUnder(c.mesos.WorkDir()))
+		return n == 0, fmt.Sprintf("%d left", n)
+	})
+
+	// The scheduler goes away: exit 3.
+	c.stopScheduler()
+	code, _, errOut = c.mrr("", "list")
+	if code != 3 || !strings.Contains(errOut, "cannot reach the scheduler at "+c.url) {
+		t.Errorf("stopped scheduler: exit %d, stderr %q", code, errOut)
+	}
+}
