@@ -90,6 +90,7 @@ type testScheduler struct {
 	mu      sync.Mutex
 	fwID    string
 	autoAck bool
+	backlog []*scheduler.Event // events received but not yet returned by next
 }
 
 type schedOpt func(*mesos.FrameworkInfo, *testScheduler)
@@ -194,15 +195,26 @@ func (s *testScheduler) mustCall(c *scheduler.Call) {
 	}
 }
 
-// next returns the next event matching pred, failing the test after timeout.
+// next returns the oldest event not yet returned that matches pred,
+// failing the test after timeout. Events that do not match are kept for
+// later calls.
 func (s *testScheduler) next(timeout time.Duration, what string, pred func(*scheduler.Event) bool) *scheduler.Event {
 	s.t.Helper()
+	for i, e := range s.backlog {
+		if pred(e) {
+			s.backlog = append(s.backlog[:i:i], s.backlog[i+1:]...)
+			return e
+		}
+	}
 	deadline := time.After(timeout)
 	for {
 		select {
 		case e := <-s.events:
 			if pred(e) {
 				return e
+			}
+			if e.Type != scheduler.Event_HEARTBEAT {
+				s.backlog = append(s.backlog, e)
 			}
 		case <-deadline:
 			s.t.Fatalf("no %s within %s", what, timeout)
