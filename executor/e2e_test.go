@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -275,7 +276,10 @@ func setupE2E(t *testing.T, checkpoint bool) *e2e {
 	t.Cleanup(cancel)
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cluster, err := mesoslocal.Start(ctx, mesoslocal.Config{Listen: "127.0.0.1:0", Agents: 1, Logger: quiet})
+	// An agent address of its own keeps this test's members (ports from
+	// 31000) clear of other packages' local clusters running in parallel.
+	agentIP := fmt.Sprintf("127.%d.%d.%d", 100+mrand.IntN(100), mrand.IntN(256), 2+mrand.IntN(250))
+	cluster, err := mesoslocal.Start(ctx, mesoslocal.Config{Listen: "127.0.0.1:0", Agents: 1, AgentIPs: []string{agentIP}, Logger: quiet})
 	if err != nil {
 		t.Fatalf("start local mesos: %v", err)
 	}
