@@ -41,15 +41,19 @@ type Core struct {
 }
 
 type instState struct {
-	inst     model.Instance
-	written  model.Instance // as last written to or read from the store
-	members  map[string]*memberState
-	master   string // "host:port" in the /master node
-	history  []model.Failover
-	pending  string // why wanted members are not placed, from the last offers
-	note     string // a degraded reason that lasts until the instance runs again
-	fo       *failoverOp
-	loadedAt time.Time
+	inst    model.Instance
+	written model.Instance // as last written to or read from the store
+	members map[string]*memberState
+	master  string // "host:port" in the /master node
+	history []model.Failover
+	pending string // why wanted members are not placed, from the last offers
+	note    string // a degraded reason that lasts until the instance runs again
+	// Members that fail before they run are retried with a growing wait.
+	launchFailures int
+	retryAt        time.Time
+	launchError    string
+	fo             *failoverOp
+	loadedAt       time.Time
 }
 
 type memberState struct {
@@ -59,6 +63,7 @@ type memberState struct {
 	killing    bool
 	follows    string // replicas: the master address they were last told to follow
 	launched   time.Time
+	ran        bool // reached TASK_RUNNING at least once
 	lastStats  time.Time
 	lastLinkUp time.Time
 	pingMisses int
@@ -91,7 +96,7 @@ func NewCore(cfg CoreConfig) *Core {
 func (c *Core) Load(inst model.Instance, members []model.Member, master string, history []model.Failover, now time.Time) {
 	is := &instState{inst: inst, written: inst, members: map[string]*memberState{}, master: master, history: history, loadedAt: now}
 	for _, m := range members {
-		ms := &memberState{m: m, written: m, stored: true, launched: now, lastStats: now, lastPingOK: now}
+		ms := &memberState{m: m, written: m, stored: true, launched: now, lastStats: now, lastPingOK: now, ran: m.State == "TASK_RUNNING"}
 		if m.Role == model.RoleReplica {
 			// Assume replicas were in sync when the last leader stopped, so
 			// that a failover right after a restart can still promote one.
@@ -137,7 +142,7 @@ func (c *Core) Subscribed(now time.Time) []Action {
 	}
 	acts := []Action{{Kind: ActReconcile, Reconcile: tasks}}
 	// Mesos may still hold filters from before: decide afresh.
-	c.wanting = len(c.wants()) == 0 // forces the level pass to emit one of revive/suppress
+	c.wanting = len(c.wants(now)) == 0 // forces the level pass to emit one of revive/suppress
 	return append(acts, c.level(now)...)
 }
 
@@ -276,6 +281,8 @@ func (c *Core) Update(u TaskUpdate, now time.Time) []Action {
 			ms.m.RunID = u.Data.RunID
 		}
 		ms.lastStats, ms.lastPingOK = now, now
+		ms.ran = true
+		is.launchFailures, is.launchError = 0, ""
 	}
 	var acts []Action
 	if ms.killing && !isTerminal(u.State) && !isGoneForNow(u.State) {
@@ -284,6 +291,18 @@ func (c *Core) Update(u TaskUpdate, now time.Time) []Action {
 	}
 	if isTerminal(u.State) || isGoneForNow(u.State) {
 		c.dead[u.TaskID] = true
+		if !ms.ran && !ms.killing {
+			is.launchFailures++
+			wait := c.cfg.RetryMin << min(is.launchFailures-1, 10)
+			if wait > c.cfg.RetryMax || wait <= 0 {
+				wait = c.cfg.RetryMax
+			}
+			is.retryAt = now.Add(wait)
+			is.launchError = fmt.Sprintf("member %s failed to start (%s): %s", u.TaskID, u.State, firstNonEmpty(u.Message, u.Reason))
+		}
+		if ms.m.TaskID == is.inst.MasterTask && !ms.ran {
+			is.inst.MasterTask = "" // a master that never ran holds no data: start another
+		}
 		if ms.m.TaskID == is.inst.MasterTask && is.fo == nil && is.inst.State != model.StateDeleting {
 			acts = append(acts, c.startFailover(is, "task "+u.State, now)...)
 		}
@@ -515,12 +534,30 @@ func (c *Core) command(is *instState, ms *memberState, cmd execproto.Command) Ac
 
 // ExecutorID is the executor of an instance on an agent: one per instance
 // per agent, so members of one instance on one agent share it.
-func ExecutorID(instance, agentID string) string {
+//
+// version names the executor's ExecutorInfo (a hash of where it is fetched
+// from): the agent refuses a task whose ExecutorInfo differs from that of
+// a running executor with the same id, so a scheduler that moved starts
+// new executors under a new id instead.
+func ExecutorID(instance, agentID, version string) string {
 	suffix := agentID
 	if i := strings.LastIndex(agentID, "-"); i >= 0 {
 		suffix = agentID[i+1:]
 	}
-	return "mrr-" + instance + "-" + suffix
+	id := "mrr-" + instance + "-" + suffix
+	if version != "" {
+		id += "-" + version
+	}
+	return id
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
 }
 
 func isTerminal(state string) bool {

@@ -532,7 +532,7 @@ func TestPromoteFailsTriesNext(t *testing.T) {
 	// It times out too: no replica left, a new master is started.
 	h.step(6 * time.Second)
 	h.do(h.c.Tick(h.now))
-	if is.inst.MasterTask != "" || len(h.c.wants()) != 1 || h.c.wants()[0].role != model.RoleMaster {
+	if is.inst.MasterTask != "" || len(h.c.wants(h.now)) != 1 || h.c.wants(h.now)[0].role != model.RoleMaster {
 		t.Fatalf("want a new master wanted after all promotes failed: %+v", h.acts)
 	}
 }
@@ -612,7 +612,8 @@ func TestRecovery(t *testing.T) {
 			}
 		}},
 		{"launch never happened: replaced", map[string]string{"r.m": "TASK_RUNNING", "r.a": "TASK_RUNNING", "r.b": "TASK_GONE"}, func(t *testing.T, h *harness) {
-			if len(find(h.acts, ActDeleteMember)) != 1 || len(h.c.wants()) != 1 {
+			// It never ran: retried after a short wait.
+			if len(find(h.acts, ActDeleteMember)) != 1 || len(h.c.wants(h.now)) != 0 || len(h.c.wants(h.now.Add(time.Second))) != 1 {
 				t.Fatalf("want the gone member removed and a replica wanted: %v", kinds(h.acts))
 			}
 		}},
@@ -657,7 +658,30 @@ func indexMember(ms []model.Member, id string) int {
 }
 
 func TestExecutorID(t *testing.T) {
-	if got := ExecutorID("cache", "5c1c-0d7e-S3"); got != "mrr-cache-S3" {
+	if got := ExecutorID("cache", "5c1c-0d7e-S3", ""); got != "mrr-cache-S3" {
 		t.Fatalf("got %s", got)
+	}
+	if got := ExecutorID("cache", "5c1c-0d7e-S3", "a1b2"); got != "mrr-cache-S3-a1b2" {
+		t.Fatalf("got %s", got)
+	}
+}
+
+func TestLaunchFailureBackoff(t *testing.T) {
+	h := newHarness(t, DefaultCoreConfig())
+	h.create("bo", 64, 0)
+	for i, wait := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
+		tasks := launched(h.do(h.c.Offers(offers(1, 4096), h.now)))
+		if len(tasks) != 1 {
+			t.Fatalf("attempt %d: want a launch, got %v", i, kinds(h.acts))
+		}
+		h.do(h.c.Update(TaskUpdate{TaskID: tasks[0].TaskID, State: "TASK_ERROR", Message: "bad executor"}, h.now))
+		is := h.c.instances["bo"]
+		if !strings.Contains(is.inst.Reason, "bad executor") {
+			t.Fatalf("reason %q must tell why", is.inst.Reason)
+		}
+		if n := len(launched(h.c.Offers(offers(1, 4096), h.now.Add(wait-time.Millisecond)))); n != 0 {
+			t.Fatalf("attempt %d: relaunched before %s", i, wait)
+		}
+		h.step(wait)
 	}
 }

@@ -37,7 +37,7 @@ type leaderLoop struct {
 
 func newLeaderLoop(s *Scheduler, store *zkstore.Store) *leaderLoop {
 	return &leaderLoop{
-		s: s, store: store, core: NewCore(s.cfg.coreConfig()), work: make(chan func(), 64),
+		s: s, store: store, core: NewCore(s.coreConfig()), work: make(chan func(), 64),
 		instVer: map[string]int32{}, masterVer: map[string]int32{},
 	}
 }
@@ -117,7 +117,7 @@ func (l *leaderLoop) run(ctx context.Context) error {
 // loadAll reads every instance from ZooKeeper into a fresh core.
 func (l *leaderLoop) loadAll(ctx context.Context) error {
 	now := time.Now()
-	core := NewCore(l.s.cfg.coreConfig())
+	core := NewCore(l.s.coreConfig())
 	if l.core != nil {
 		core.dead, core.wanting, core.seq, core.cmdSeq = l.core.dead, l.core.wanting, l.core.seq, l.core.cmdSeq
 	}

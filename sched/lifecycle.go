@@ -19,7 +19,7 @@ func (c *Core) level(now time.Time) []Action {
 	}
 	acts = append(acts, c.writeMembers()...)
 	acts = append(acts, c.writeInstances(now)...)
-	wanting := len(c.wants()) > 0
+	wanting := len(c.wants(now)) > 0
 	switch {
 	case wanting && !c.wanting:
 		acts = append(acts, Action{Kind: ActRevive})
@@ -147,6 +147,10 @@ func (c *Core) setState(is *instState) {
 		}
 	}
 	var reason string
+	pending := is.pending
+	if is.launchError != "" {
+		pending = "waiting: " + is.launchError
+	}
 	switch {
 	case is.fo != nil && is.fo.switchover:
 		reason = fmt.Sprintf("switching over to %s", is.fo.candidate)
@@ -156,15 +160,15 @@ func (c *Core) setState(is *instState) {
 		switch {
 		case is.note != "":
 			reason = is.note
-		case is.pending != "":
-			reason = is.pending
+		case pending != "":
+			reason = pending
 		default:
 			reason = "starting master"
 		}
 	case inSync >= is.inst.Replicas && live == is.inst.Replicas && is.master == master.m.Addr():
 		reason = ""
-	case is.pending != "":
-		reason = fmt.Sprintf("%d of %d replicas in sync; %s", inSync, is.inst.Replicas, is.pending)
+	case pending != "":
+		reason = fmt.Sprintf("%d of %d replicas in sync; %s", inSync, is.inst.Replicas, pending)
 	default:
 		reason = fmt.Sprintf("%d of %d replicas in sync", inSync, is.inst.Replicas)
 	}

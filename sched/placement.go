@@ -18,10 +18,10 @@ type want struct {
 // wants lists the members to place, oldest instance first, a master before
 // replicas. Replicas are only wanted once the master runs, because they are
 // launched pointing at it.
-func (c *Core) wants() []want {
+func (c *Core) wants(now time.Time) []want {
 	var out []want
 	for _, is := range c.sorted() {
-		if is.inst.State == model.StateDeleting || is.fo != nil {
+		if is.inst.State == model.StateDeleting || is.fo != nil || now.Before(is.retryAt) {
 			continue
 		}
 		master := is.masterMember()
@@ -93,7 +93,7 @@ func (c *Core) place(offers []Offer, now time.Time) []Action {
 		}
 		left = append(left, ol)
 	}
-	wants := c.wants()
+	wants := c.wants(now)
 	for _, is := range c.instances {
 		is.pending = ""
 	}
@@ -114,7 +114,7 @@ func (c *Core) place(offers []Offer, now time.Time) []Action {
 		var best *offerLeft
 		var why []string
 		for _, o := range left {
-			execID := ExecutorID(is.inst.Name, o.AgentID)
+			execID := ExecutorID(is.inst.Name, o.AgentID, c.cfg.ExecVersion)
 			cpus, mem := c.cfg.MemberCPUs, memNeed
 			if !o.execs[execID] {
 				cpus += c.cfg.ExecCPUs
@@ -140,7 +140,7 @@ func (c *Core) place(offers []Offer, now time.Time) []Action {
 			unmet++
 			continue
 		}
-		execID := ExecutorID(is.inst.Name, best.AgentID)
+		execID := ExecutorID(is.inst.Name, best.AgentID, c.cfg.ExecVersion)
 		newExec := !best.execs[execID]
 		cpus, mem := c.cfg.MemberCPUs, memNeed
 		if newExec {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net"
@@ -212,6 +213,16 @@ func (s *Scheduler) executorURI() string {
 		return s.cfg.ExecutorURI
 	}
 	return s.url + "/executor/mrr-executor"
+}
+
+// coreConfig is the core's tuning, with executor ids naming the executor
+// URI in use (see ExecutorID).
+func (s *Scheduler) coreConfig() CoreConfig {
+	cc := s.cfg.coreConfig()
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(s.executorURI()))
+	cc.ExecVersion = fmt.Sprintf("%08x", h.Sum32())[:6]
+	return cc
 }
 
 // executorPath is the file served at /executor/mrr-executor.

@@ -110,6 +110,7 @@ type ReconcileTask struct{ TaskID, AgentID string }
 // CoreConfig tunes the core's decisions.
 type CoreConfig struct {
 	AntiAffinity   bool          // members of one instance on distinct hosts
+	ExecVersion    string        // suffix of executor ids naming the ExecutorInfo in use
 	MemberCPUs     float64       // cpus of one redis member task
 	MemberMemExtra float64       // MB added to memory_mb for a member task
 	ExecCPUs       float64       // cpus of one executor
@@ -121,6 +122,8 @@ type CoreConfig struct {
 	LinkGrace      time.Duration // a replica whose link was up this recently may be promoted
 	DeclineShort   time.Duration // refuse filter while members wait for resources
 	DeclineLong    time.Duration // refuse filter when nothing waits
+	RetryMin       time.Duration // first wait after a member failed to start
+	RetryMax       time.Duration // longest wait between start attempts
 }
 
 // DefaultCoreConfig returns the defaults used by mrr-sched.
@@ -138,5 +141,7 @@ func DefaultCoreConfig() CoreConfig {
 		LinkGrace:      10 * time.Second,
 		DeclineShort:   5 * time.Second,
 		DeclineLong:    5 * time.Minute,
+		RetryMin:       time.Second,
+		RetryMax:       time.Minute,
 	}
 }
