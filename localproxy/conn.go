@@ -531,6 +531,9 @@ func (c *clientConn) backendGone(be *backend, rs *replyScanner) {
 	}
 	be.conn.Close()
 	inFlight := be.sent - be.recv
+	if c.raw.Load() {
+		inFlight = 0 // not counted in pub/sub mode; the client is closed
+	}
 	closeClient := !movable || (inFlight > 0 && rs.midReply())
 	c.mu.Unlock()
 	if inFlight > 0 && !rs.midReply() {
