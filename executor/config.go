@@ -32,6 +32,10 @@ type Config struct {
 	RecoveryTimeout time.Duration
 	// Codec is the Mesos API encoding: "protobuf" or "json".
 	Codec string
+	// IdleTimeout ends the executor (exit 0) once it has had no live task
+	// and no unacknowledged update for this long, so executors of deleted
+	// instances do not hold agent resources forever. 0 disables it.
+	IdleTimeout time.Duration
 
 	envErrs []error
 }
@@ -46,6 +50,7 @@ func DefaultConfig() Config {
 		MaxMemoryPolicy: DefaultMaxMemoryPolicy,
 		RecoveryTimeout: 15 * time.Minute,
 		Codec:           "protobuf",
+		IdleTimeout:     time.Minute,
 	}
 }
 
@@ -73,6 +78,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 			func(n, u string) { fs.DurationVar(&c.RecoveryTimeout, n, c.RecoveryTimeout, u) }},
 		{"mesos-codec", "MRR_MESOS_CODEC", "Mesos API encoding: protobuf or json",
 			func(n, u string) { fs.StringVar(&c.Codec, n, c.Codec, u) }},
+		{"idle-timeout", "MRR_IDLE_TIMEOUT", "exit after this long without live tasks (0: never)",
+			func(n, u string) { fs.DurationVar(&c.IdleTimeout, n, c.IdleTimeout, u) }},
 	}
 	for _, d := range defs {
 		d.reg(d.name, d.usage+" (env "+d.env+")")
@@ -102,6 +109,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("stats interval %s must be positive", c.StatsInterval)
 	case c.KillGrace < 0:
 		return fmt.Errorf("kill grace %s must not be negative", c.KillGrace)
+	case c.IdleTimeout < 0:
+		return fmt.Errorf("idle timeout %s must not be negative", c.IdleTimeout)
 	case c.RecoveryTimeout <= 0:
 		return fmt.Errorf("recovery timeout %s must be positive", c.RecoveryTimeout)
 	case c.Codec != "protobuf" && c.Codec != "json":

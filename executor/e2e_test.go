@@ -268,7 +268,9 @@ type e2e struct {
 	ctx      context.Context
 }
 
-func setupE2E(t *testing.T, checkpoint bool) *e2e {
+// setupE2E starts the cluster and scheduler; env is extra executor
+// environment, "NAME=value".
+func setupE2E(t *testing.T, checkpoint bool, env ...string) *e2e {
 	t.Helper()
 	testenv.NeedProcesses(t)
 	bin := testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr-executor")
@@ -315,6 +317,15 @@ func setupE2E(t *testing.T, checkpoint bool) *e2e {
 	offer := s.waitFor("an offer", 20*time.Second, func(e *scheduler.Event) bool {
 		return e.Type == scheduler.Event_OFFERS && len(e.Offers.Offers) > 0
 	}).Offers.Offers[0]
+	vars := []mesos.Environment_Variable{
+		{Name: "MRR_STATS_INTERVAL", Type: mesos.Environment_Variable_VALUE.Enum(), Value: ptr("200ms")},
+		{Name: "MRR_KILL_GRACE", Type: mesos.Environment_Variable_VALUE.Enum(), Value: ptr("3s")},
+		{Name: "MRR_READY_TIMEOUT", Type: mesos.Environment_Variable_VALUE.Enum(), Value: ptr(readyTimeout.String())},
+	}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		vars = append(vars, mesos.Environment_Variable{Name: k, Type: mesos.Environment_Variable_VALUE.Enum(), Value: ptr(v)})
+	}
 	return &e2e{
 		cluster: cluster, s: s, offer: offer, workDir: workDir, ctx: ctx,
 		execInfo: mesos.ExecutorInfo{
@@ -322,11 +333,7 @@ func setupE2E(t *testing.T, checkpoint bool) *e2e {
 			Type:       mesos.ExecutorInfo_CUSTOM,
 			Command: &mesos.CommandInfo{
 				Value: &bin, Shell: new(bool), Arguments: []string{bin},
-				Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{
-					{Name: "MRR_STATS_INTERVAL", Type: mesos.Environment_Variable_VALUE.Enum(), Value: ptr("200ms")},
-					{Name: "MRR_KILL_GRACE", Type: mesos.Environment_Variable_VALUE.Enum(), Value: ptr("3s")},
-					{Name: "MRR_READY_TIMEOUT", Type: mesos.Environment_Variable_VALUE.Enum(), Value: ptr(readyTimeout.String())},
-				}},
+				Environment: &mesos.Environment{Variables: vars},
 			},
 			Resources: []mesos.Resource{scalarRes("cpus", 0.1), scalarRes("mem", 32)},
 		},
@@ -547,5 +554,28 @@ func TestEndToEndAgentRestart(t *testing.T) {
 	}
 	if err := gone(pidB); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestEndToEndIdleExit: an executor left without tasks exits by itself.
+func TestEndToEndIdleExit(t *testing.T) {
+	e := setupE2E(t, false, "MRR_IDLE_TIMEOUT=1s")
+	d := e2eBase
+	d.Role, d.Port = model.RoleMaster, int(firstPorts(t, e.offer, 1)[0])
+	e.launch(e.taskInfo("e2e-idle", d))
+	running := time.Now()
+	e.s.waitUpdate("e2e-idle", mesos.TASK_RUNNING, 30*time.Second)
+	// A live task keeps it: it still reports stats after twice the idle
+	// timeout.
+	e.s.waitMessage("stats 2s after launch", func(m execproto.ExecutorMessage) bool {
+		return m.Kind == execproto.KindStats && len(m.Stats) == 1 && m.Stats[0].At.After(running.Add(2*time.Second))
+	})
+	e.s.call(calls.Kill("e2e-idle", e.offer.AgentID.Value))
+	e.s.waitUpdate("e2e-idle", mesos.TASK_KILLED, 20*time.Second)
+	f := e.s.waitFor("the idle executor's exit", 20*time.Second, func(ev *scheduler.Event) bool {
+		return ev.Type == scheduler.Event_FAILURE && ev.Failure.ExecutorID != nil
+	}).Failure
+	if f.Status == nil || *f.Status != 0 {
+		t.Errorf("executor exit status %v, want 0", f.Status)
 	}
 }

@@ -142,6 +142,7 @@ func (e *Executor) Run(parent context.Context) error {
 		backoff      = 100 * time.Millisecond
 		lostAt       time.Time
 		shutdownDone <-chan time.Time
+		idleSince    time.Time
 	)
 	defer func() {
 		if cur != nil {
@@ -206,6 +207,10 @@ func (e *Executor) Run(parent context.Context) error {
 				}
 			}
 			e.sendStats(ctx)
+			if e.cfg.IdleTimeout > 0 && !idleSince.IsZero() && time.Since(idleSince) >= e.cfg.IdleTimeout {
+				e.log.Info("no live tasks: exiting", "idle_for", time.Since(idleSince).Round(time.Millisecond))
+				return nil
+			}
 
 		case <-shutdownDone:
 			e.log.Warn("shutdown grace period over: exiting with updates unacknowledged")
@@ -214,6 +219,12 @@ func (e *Executor) Run(parent context.Context) error {
 		if e.shuttingDown && e.allDone() {
 			e.log.Info("shutdown complete")
 			return nil
+		}
+		switch idle := e.connected && e.allDone(); {
+		case idle && idleSince.IsZero():
+			idleSince = time.Now()
+		case !idle:
+			idleSince = time.Time{}
 		}
 	}
 }
