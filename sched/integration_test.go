@@ -1,6 +1,7 @@
 package sched
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -101,6 +102,17 @@ type running struct {
 }
 
 func (w *world) startScheduler(mod func(*Config)) *running {
+	w.t.Helper()
+	r := w.startStandby(mod)
+	waitFor(w.t, 30*time.Second, "scheduler /readyz", func() (bool, string) {
+		code, body := httpDo(w.t, r.s.URL(), http.MethodGet, "/readyz", nil)
+		return code == 200, body
+	})
+	return r
+}
+
+// startStandby starts a scheduler and waits until it serves, leader or not.
+func (w *world) startStandby(mod func(*Config)) *running {
 	t := w.t
 	t.Helper()
 	cfg := DefaultConfig()
@@ -133,10 +145,6 @@ func (w *world) startScheduler(mod func(*Config)) *running {
 	case <-time.After(20 * time.Second):
 		t.Fatal("scheduler not ready in 20s")
 	}
-	waitFor(t, 30*time.Second, "scheduler /readyz", func() (bool, string) {
-		code, body := httpDo(t, s.URL(), http.MethodGet, "/readyz", nil)
-		return code == 200, body
-	})
 	return r
 }
 
@@ -320,21 +328,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// Failover: kill the master's redis-server.
 	old := after.Master
-	rc = redisClient(old, "s3cret")
-	info, err := rc.Info(ctx, "server").Result()
-	rc.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid := 0
-	for _, line := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, "process_id:"); ok {
-			pid, _ = strconv.Atoi(v)
-		}
-	}
-	if pid == 0 {
-		t.Fatalf("no process_id in INFO")
-	}
+	pid := masterPID(t, ctx, old)
 	killed := time.Now()
 	_ = syscall.Kill(pid, syscall.SIGKILL)
 	waitFor(t, 20*time.Second, "a new master", func() (bool, string) {
@@ -351,6 +345,73 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("GET after failover from %s: %q %v", v.Master, got, err)
 	}
 	rc.Close()
+
+	// The event stream starts with the full list.
+	if ev := firstEvent(t, base); ev.Kind != model.EventInstance || ev.Name != "cache" || ev.Instance == nil || ev.Instance.Password == "s3cret" {
+		t.Fatalf("first event: %+v", ev)
+	}
+
+	// A standby serves reads from ZooKeeper and forwards writes to the leader.
+	r3 := w.startStandby(nil)
+	if code, _ := httpDo(t, r3.s.URL(), http.MethodGet, "/readyz", nil); code != http.StatusServiceUnavailable {
+		t.Fatalf("standby /readyz: %d, want 503", code)
+	}
+	sv, code := getView(t, r3.s.URL(), "cache")
+	if code != 200 || sv.Master != v.Master || sv.State != model.StateRunning {
+		t.Fatalf("standby read: %d %+v", code, sv)
+	}
+
+	// Switchover through the standby: no write is lost.
+	rc = redisClient(v.Master, "s3cret")
+	for i := 0; i < 200; i++ {
+		if err := rc.Set(ctx, fmt.Sprintf("sw%d", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rc.Close()
+	old = v.Master
+	code, body = httpDo(t, r3.s.URL(), http.MethodPost, "/api/v1/instances/cache/failover", nil)
+	if code != http.StatusAccepted {
+		t.Fatalf("switchover: %d %s", code, body)
+	}
+	waitFor(t, 20*time.Second, "switchover", func() (bool, string) {
+		m, _, err := w.store.GetMaster(ctx, "cache")
+		return err == nil && m != old, m
+	})
+	v = waitRunning(t, base, "cache", 1, 30*time.Second)
+	if v.Failovers != 2 || v.History[1].Cause != "switchover" || v.History[1].LostBytes != 0 {
+		t.Fatalf("switchover record: %+v", v.History)
+	}
+	rc = redisClient(v.Master, "s3cret")
+	if n, err := rc.DBSize(ctx).Result(); err != nil || n != 201 {
+		t.Fatalf("after switchover the new master has %d keys (%v), want 201", n, err)
+	}
+	rc.Close()
+
+	// A hung master (SIGSTOP) is found by the scheduler's PINGs.
+	pid = masterPID(t, ctx, v.Master)
+	old = v.Master
+	stopped := time.Now()
+	_ = syscall.Kill(pid, syscall.SIGSTOP)
+	defer syscall.Kill(pid, syscall.SIGKILL)
+	waitFor(t, 20*time.Second, "failover of a hung master", func() (bool, string) {
+		m, _, err := w.store.GetMaster(ctx, "cache")
+		return err == nil && m != old, m
+	})
+	t.Logf("hung master: /master changed %v after SIGSTOP", time.Since(stopped))
+	v = waitRunning(t, base, "cache", 1, 40*time.Second)
+	if v.Failovers != 3 || !strings.Contains(v.History[2].Cause, "ping") {
+		t.Fatalf("ping failover record: %+v", v.History)
+	}
+
+	// The leader dies; the standby takes over with the same framework.
+	r2.kill()
+	waitFor(t, 30*time.Second, "standby becomes ready", func() (bool, string) {
+		code, body := httpDo(t, r3.s.URL(), http.MethodGet, "/readyz", nil)
+		return code == 200 && strings.Contains(body, fid), body
+	})
+	base = r3.s.URL()
+	v = waitRunning(t, base, "cache", 1, 20*time.Second)
 
 	// Delete.
 	port := v.ProxyPort
@@ -423,4 +484,52 @@ func TestAPIErrors(t *testing.T) {
 	if len(ports) != 1 || ports[6200] != "one" {
 		t.Errorf("ports after refused create: %v", ports)
 	}
+}
+
+// masterPID asks the redis-server at addr for its process id.
+func masterPID(t *testing.T, ctx context.Context, addr string) int {
+	t.Helper()
+	rc := redisClient(addr, "s3cret")
+	defer rc.Close()
+	info, err := rc.Info(ctx, "server").Result()
+	if err != nil {
+		t.Fatalf("INFO from %s: %v", addr, err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "process_id:"); ok {
+			pid, _ := strconv.Atoi(v)
+			return pid
+		}
+	}
+	t.Fatalf("no process_id in INFO of %s", addr)
+	return 0
+}
+
+// firstEvent reads the first server-sent event of /api/v1/events.
+func firstEvent(t *testing.T, base string) model.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("events: %v", err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("events content type %q", ct)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			var ev model.Event
+			if err := json.Unmarshal([]byte(data), &ev); err != nil {
+				t.Fatalf("event is not JSON: %v: %s", err, data)
+			}
+			return ev
+		}
+	}
+	t.Fatalf("no event: %v", sc.Err())
+	return model.Event{}
 }
