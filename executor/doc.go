@@ -26,7 +26,9 @@
 // policy's grace (default --kill-grace) -> TASK_KILLED. SHUTDOWN -> every
 // member stopped, then exit 0. Lost agent -> re-SUBSCRIBE with backoff,
 // carrying the unacknowledged tasks and updates, for up to the recovery
-// timeout; members keep running meanwhile.
+// timeout; members keep running meanwhile. No live task and no
+// unacknowledged update for --idle-timeout -> exit 0, so executors of
+// deleted instances do not keep their resources on the agent.
 //
 // Choices in the rendered redis.conf:
 //

@@ -558,8 +558,9 @@ func TestEndToEndAgentRestart(t *testing.T) {
 }
 
 // TestEndToEndIdleExit: an executor left without tasks exits by itself.
+// It also speaks JSON to the agent, the other encoding.
 func TestEndToEndIdleExit(t *testing.T) {
-	e := setupE2E(t, false, "MRR_IDLE_TIMEOUT=1s")
+	e := setupE2E(t, false, "MRR_IDLE_TIMEOUT=1s", "MRR_MESOS_CODEC=json")
 	d := e2eBase
 	d.Role, d.Port = model.RoleMaster, int(firstPorts(t, e.offer, 1)[0])
 	e.launch(e.taskInfo("e2e-idle", d))
