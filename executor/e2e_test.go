@@ -33,7 +33,7 @@ import (
 // subscribes through mesos-go's httpsched, acknowledges every update and
 // lets the test wait for events.
 type testScheduler struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	caller calls.Caller
 	fwID   string
@@ -45,7 +45,7 @@ type testScheduler struct {
 	closed error
 }
 
-func startTestScheduler(t *testing.T, ctx context.Context, masterURL string, checkpoint bool) *testScheduler {
+func startTestScheduler(t testing.TB, ctx context.Context, masterURL string, checkpoint bool) *testScheduler {
 	t.Helper()
 	cli := httpcli.New(
 		httpcli.Endpoint(masterURL+"/api/v1/scheduler"),
@@ -200,7 +200,7 @@ func portRes(p uint64) mesos.Resource {
 }
 
 // firstPorts returns the first n ports an offer holds.
-func firstPorts(t *testing.T, o mesos.Offer, n int) []uint64 {
+func firstPorts(t testing.TB, o mesos.Offer, n int) []uint64 {
 	t.Helper()
 	var out []uint64
 	for _, r := range o.Resources {
@@ -241,7 +241,7 @@ func redisPIDsUnder(dir string) []int {
 	return pids
 }
 
-func redisPIDOf(t *testing.T, dir, task string) int {
+func redisPIDOf(t testing.TB, dir, task string) int {
 	t.Helper()
 	var pids []int
 	for _, pid := range redisPIDsUnder(dir) {
@@ -270,7 +270,7 @@ type e2e struct {
 
 // setupE2E starts the cluster and scheduler; env is extra executor
 // environment, "NAME=value".
-func setupE2E(t *testing.T, checkpoint bool, env ...string) *e2e {
+func setupE2E(t testing.TB, checkpoint bool, env ...string) *e2e {
 	t.Helper()
 	testenv.NeedProcesses(t)
 	bin := testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr-executor")
@@ -579,4 +579,41 @@ func TestEndToEndIdleExit(t *testing.T) {
 	if f.Status == nil || *f.Status != 0 {
 		t.Errorf("executor exit status %v, want 0", f.Status)
 	}
+}
+
+// BenchmarkCrashToTaskFailed measures kill -9 of a member's redis-server
+// to its TASK_FAILED arriving at the scheduler, through the executor and
+// the local Mesos. Target: well under 100 ms.
+func BenchmarkCrashToTaskFailed(b *testing.B) {
+	e := setupE2E(b, false)
+	var total, worst time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		offer := e.offer
+		if i > 0 {
+			offer = e.s.waitFor("an offer", 20*time.Second, func(ev *scheduler.Event) bool {
+				return ev.Type == scheduler.Event_OFFERS && len(ev.Offers.Offers) > 0
+			}).Offers.Offers[0]
+		}
+		d := e2eBase
+		d.Role, d.Port = model.RoleMaster, int(firstPorts(b, offer, 1)[0])
+		id := fmt.Sprintf("bench-%d", i)
+		// Refuse nothing, so the rest of the offer comes straight back.
+		e.s.call(calls.Accept(calls.OfferOperations{calls.OpLaunch(e.taskInfo(id, d))}.WithOffers(offer.ID)).
+			With(calls.RefuseSeconds(0)))
+		e.s.waitUpdate(id, mesos.TASK_RUNNING, 30*time.Second)
+		pid := redisPIDOf(b, e.workDir, id)
+		b.StartTimer()
+		start := time.Now()
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			b.Fatal(err)
+		}
+		e.s.waitUpdate(id, mesos.TASK_FAILED, 20*time.Second)
+		d2 := time.Since(start)
+		total += d2
+		worst = max(worst, d2)
+	}
+	b.ReportMetric(float64(total.Microseconds())/float64(b.N), "µs/detect")
+	b.ReportMetric(float64(worst.Microseconds()), "µs-worst")
+	b.Logf("kill -9 -> TASK_FAILED at the scheduler: mean %s, worst %s over %d kills", total/time.Duration(b.N), worst, b.N)
 }
