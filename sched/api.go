@@ -61,6 +61,8 @@ func (s *Scheduler) handleReady(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "not connected to ZooKeeper yet")
 	case l == nil:
 		writeError(w, http.StatusServiceUnavailable, "this scheduler is a standby, not the leader")
+	case !s.zkConnected(r.Context()):
+		writeError(w, http.StatusServiceUnavailable, "the leader has lost its ZooKeeper connection")
 	case l.mesos == nil || !l.mesos.connected.Load():
 		writeError(w, http.StatusServiceUnavailable, "the leader is not subscribed to Mesos yet")
 	default:

@@ -133,17 +133,24 @@ func (c *Core) Instance(name string) (model.Instance, bool) {
 // Subscribed is called when the framework (re)subscribed to Mesos: it
 // reconciles every known task and re-decides revive/suppress.
 func (c *Core) Subscribed(now time.Time) []Action {
-	var tasks []ReconcileTask
-	for _, is := range c.sorted() {
-		for _, id := range is.memberIDs() {
-			ms := is.members[id]
-			tasks = append(tasks, ReconcileTask{TaskID: id, AgentID: ms.m.AgentID})
-		}
-	}
-	acts := []Action{{Kind: ActReconcile, Reconcile: tasks}}
+	acts := c.ReconcileAll()
 	// Mesos may still hold filters from before: decide afresh.
 	c.wanting = len(c.wants(now)) == 0 // forces the level pass to emit one of revive/suppress
 	return append(acts, c.level(now)...)
+}
+
+// ReconcileAll asks Mesos for the state of every task the core knows, and
+// of every task Mesos knows (orphans get killed when they answer). Run
+// now and then: Mesos delivers updates at most once to a connected
+// scheduler, and reconciliation repairs what was missed.
+func (c *Core) ReconcileAll() []Action {
+	var tasks []ReconcileTask
+	for _, is := range c.sorted() {
+		for _, id := range is.memberIDs() {
+			tasks = append(tasks, ReconcileTask{TaskID: id, AgentID: is.members[id].m.AgentID})
+		}
+	}
+	return []Action{{Kind: ActReconcile, Reconcile: tasks}}
 }
 
 // Created adds a new instance that is already stored (state CREATING).

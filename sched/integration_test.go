@@ -436,7 +436,7 @@ func TestEndToEnd(t *testing.T) {
 // TestAPIErrors checks the REST API's answers to bad requests.
 func TestAPIErrors(t *testing.T) {
 	w := newWorld(t, 1)
-	r := w.startScheduler(func(c *Config) { c.PortLo, c.PortHi = 6200, 6200 })
+	r := w.startScheduler(func(c *Config) { c.PortLo, c.PortHi = 6200, 6201 })
 	base := r.s.URL()
 	cases := []struct {
 		method, path string
@@ -455,7 +455,8 @@ func TestAPIErrors(t *testing.T) {
 		{"DELETE", "/api/v1/instances/nope", nil, 404, "does not exist"},
 		{"POST", "/api/v1/instances", `{"name": "one", "memory_mb": 16}`, 202, "CREATING"},
 		{"POST", "/api/v1/instances", `{"name": "one", "memory_mb": 16}`, 409, "already exists"},
-		{"POST", "/api/v1/instances", `{"name": "two", "memory_mb": 16}`, 503, "no free proxy port in 6200-6200"},
+		{"POST", "/api/v1/instances", `{"name": "huge", "memory_mb": 4096}`, 202, "CREATING"},
+		{"POST", "/api/v1/instances", `{"name": "two", "memory_mb": 16}`, 503, "no free proxy port in 6200-6201"},
 		{"PATCH", "/api/v1/instances/one", `{"replicas": 99}`, 400, "replicas 99 is out of range"},
 		{"POST", "/v1/CREATE/three/32/2/1", nil, 400, "exactly 1 master"},
 		{"GET", "/v1/STATUS/one", nil, 200, "\"Name\": \"one\""},
@@ -481,9 +482,24 @@ func TestAPIErrors(t *testing.T) {
 		t.Error("a refused create left an instance node")
 	}
 	ports, _ := w.store.ListPorts(ctx)
-	if len(ports) != 1 || ports[6200] != "one" {
+	if len(ports) != 2 || ports[6200] != "one" || ports[6201] != "huge" {
 		t.Errorf("ports after refused create: %v", ports)
 	}
+	// An instance that fits nowhere says why.
+	waitFor(t, 20*time.Second, "pending reason", func() (bool, string) {
+		v, _ := getView(t, base, "huge")
+		return v.State == model.StateCreating && strings.HasPrefix(v.Reason, "waiting: no agent with ") && strings.HasSuffix(v.Reason, " MB free"), v.Reason
+	})
+	// The small one runs.
+	waitRunning(t, base, "one", 0, 20*time.Second)
+	// Delete frees its port.
+	if code, body := httpDo(t, base, http.MethodDelete, "/v1/DELETE/huge", nil); code != http.StatusAccepted {
+		t.Fatalf("compat delete: %d %s", code, body)
+	}
+	waitFor(t, 10*time.Second, "port of huge released", func() (bool, string) {
+		ports, _ := w.store.ListPorts(ctx)
+		return ports[6201] == "", fmt.Sprint(ports)
+	})
 }
 
 // masterPID asks the redis-server at addr for its process id.

@@ -16,6 +16,9 @@ import (
 	"github.com/mrredis/mrredis/zkstore"
 )
 
+// reconcileEvery is how often the leader reconciles every task with Mesos.
+const reconcileEvery = 5 * time.Minute
+
 // leaderLoop is what runs while this scheduler leads: one goroutine owns
 // the Core and is the only writer of instance state; Mesos events, API
 // requests, ping results and ticks reach it as functions on work.
@@ -98,10 +101,14 @@ func (l *leaderLoop) run(ctx context.Context) error {
 
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	reconcile := time.NewTicker(reconcileEvery)
+	defer reconcile.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-reconcile.C:
+			l.exec(ctx, l.core.ReconcileAll())
 		case f := <-l.work:
 			f()
 		case <-tick.C:
@@ -154,7 +161,30 @@ func (l *leaderLoop) loadAll(ctx context.Context) error {
 	}
 	l.core, l.instVer, l.masterVer = core, instVer, masterVer
 	l.s.log.Info("loaded state from zookeeper", "instances", len(names))
+	l.releaseOrphanPorts(ctx)
 	return nil
+}
+
+// releaseOrphanPorts frees port reservations whose instance is gone: left
+// by a create or delete that stopped half way (scheduler killed between
+// the two writes). Only the leader creates instances, on this goroutine,
+// so no create is in flight here.
+func (l *leaderLoop) releaseOrphanPorts(ctx context.Context) {
+	ports, err := l.store.ListPorts(ctx)
+	if err != nil {
+		l.s.log.Warn("list ports", "err", err)
+		return
+	}
+	for port, owner := range ports {
+		if _, ok := l.core.Instance(owner); ok {
+			continue
+		}
+		if err := l.store.ReleasePort(ctx, port, owner); err != nil {
+			l.s.log.Warn("release orphan port", "port", port, "owner", owner, "err", err)
+			continue
+		}
+		l.s.log.Info("released a port whose instance is gone", "port", port, "owner", owner)
+	}
 }
 
 func (l *leaderLoop) reloadAll(ctx context.Context) {

@@ -246,6 +246,14 @@ func (s *Scheduler) setLeader(l *leaderLoop) {
 	s.mu.Unlock()
 }
 
+// zkConnected reports whether ZooKeeper answers now.
+func (s *Scheduler) zkConnected(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err := s.store.FrameworkID(ctx)
+	return err == nil
+}
+
 func (s *Scheduler) currentLeader() *leaderLoop {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
