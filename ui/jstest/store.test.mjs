@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 
 import { niceMax, points } from '../static/js/chart.js';
-import { ago, bytes, int } from '../static/js/format.js';
+import { ago, bytes, clock, int } from '../static/js/format.js';
 import { Store, masterOf } from '../static/js/store.js';
 
 const view = (name, extra = {}) => ({
@@ -90,4 +90,8 @@ test('formats', () => {
   assert.equal(int(undefined), '–');
   assert.equal(ago('2026-11-23T18:00:00Z', Date.parse('2026-11-23T18:05:30Z')), '5m ago');
   assert.equal(ago('0001-01-01T00:00:00Z'), '–');
+  assert.equal(clock('0001-01-01T00:00:00Z'), '–');
+  const now = new Date(2026, 10, 23, 18, 50, 0);
+  assert.match(clock(new Date(2026, 10, 23, 18, 49, 42).toISOString(), now), /^18:49:42$/);
+  assert.match(clock(new Date(2026, 10, 22, 9, 5, 0).toISOString(), now), /Nov 22.*09:05/);
 });

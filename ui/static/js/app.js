@@ -107,7 +107,8 @@ function wholeNumber(input, what) {
 function sentence(msg) {
   const s = String(msg).trim();
   if (s === '') return s;
-  const t = s[0].toUpperCase() + s.slice(1);
+  // Field names such as memory_mb stay as the API spells them.
+  const t = /^\S*_/.test(s) ? s : s[0].toUpperCase() + s.slice(1);
   return /[.!?]$/.test(t) ? t : `${t}.`;
 }
 

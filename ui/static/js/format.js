@@ -28,12 +28,28 @@ export function ago(iso, now = Date.now()) {
   return `${Math.floor(s / 86400)}d ago`;
 }
 
-export function clock(iso) {
+// clock is a time of day for today ("18:49:42") and a date and time for
+// earlier days ("Nov 22, 18:49").
+export function clock(iso, now = new Date()) {
   const t = new Date(iso);
-  if (Number.isNaN(t.getTime())) return '–';
-  return t.toLocaleString(undefined, {
-    month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit',
-  });
+  if (Number.isNaN(t.getTime()) || t.getFullYear() < 2000) return '–';
+  const time = { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
+  if (t.toDateString() === now.toDateString()) {
+    return t.toLocaleTimeString(undefined, { ...time, second: '2-digit' });
+  }
+  return t.toLocaleString(undefined, { month: 'short', day: 'numeric', ...time });
+}
+
+// addr shows "host:port" in el, allowing a line break before the port.
+export function setAddr(el, addr) {
+  const s = String(addr);
+  if (el.textContent === s) return;
+  const i = s.lastIndexOf(':');
+  if (i <= 0) {
+    el.textContent = s;
+    return;
+  }
+  el.replaceChildren(s.slice(0, i), document.createElement('wbr'), s.slice(i));
 }
 
 // h builds an element: h('td', {class: 'num'}, 'text', otherNode).

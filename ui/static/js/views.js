@@ -3,7 +3,7 @@
 // alone so that typing is never interrupted by an update.
 
 import { lineChart, sparkline } from './chart.js';
-import { ago, bytes, clock, h, int, setText } from './format.js';
+import { ago, bytes, clock, h, int, setAddr, setText } from './format.js';
 import { WINDOW_MS, masterOf } from './store.js';
 
 const $ = (id) => document.getElementById(id);
@@ -70,9 +70,11 @@ function memberRow(v, m, now) {
   const isMaster = m.role === 'master';
   const lag = isMaster ? '–' : `${bytes(m.lag_bytes || 0)}${m.link_up ? '' : ' · link down'}`;
   const state = h('td', { 'data-label': 'State' }, m.state || '–');
-  if (m.reason) state.append(h('span', { class: 'reason-inline' }, m.reason));
+  // Mesos keeps the reason of the last update (e.g. a reconciliation);
+  // it only matters while the task is not running.
+  if (m.reason && m.state !== 'TASK_RUNNING') state.append(h('span', { class: 'reason-inline' }, m.reason));
   return h('tr', { class: isMaster ? 'is-master' : '' },
-    h('th', { scope: 'row', 'data-label': 'Task', class: 'mono wrap' }, m.task_id),
+    h('th', { scope: 'row', 'data-label': 'Task', class: 'mono nowrap' }, m.task_id),
     h('td', { 'data-label': 'Host:port', class: 'mono' }, m.host ? `${m.host}:${m.port}` : '–'),
     h('td', { 'data-label': 'Role' }, h('span', { class: `role ${m.role}` }, m.role || '–')),
     state,
@@ -125,8 +127,8 @@ export function renderInstance(store, name) {
   const m = masterOf(v);
   const cap = (v.memory_mb || 0) * 1024 * 1024;
   const used = m ? m.used_memory || 0 : 0;
-  setText($('t-proxy'), v.proxy_port ? `localhost:${v.proxy_port}` : '–');
-  setText($('t-master'), v.master || 'none');
+  setAddr($('t-proxy'), v.proxy_port ? `localhost:${v.proxy_port}` : '–');
+  setAddr($('t-master'), v.master || 'none');
   setText($('t-memory'), bytes(used));
   setText($('t-memory-of'), `of ${int(v.memory_mb)} MB${cap > 0 ? ` · ${Math.round((used / cap) * 100)}%` : ''}`);
   $('t-memory-bar').style.width = `${cap > 0 ? Math.min(100, (used / cap) * 100).toFixed(1) : 0}%`;
