@@ -19,6 +19,7 @@ type Metrics struct {
 	Instances        prometheus.Gauge
 	ZKErrors         prometheus.Counter
 	ZKResyncs        prometheus.Counter
+	ZKConnected      prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -64,10 +65,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ZKResyncs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mrr_localproxy_zk_resyncs_total", Help: "Full re-reads after a ZooKeeper session expiry.",
 		}),
+		ZKConnected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mrr_localproxy_zk_connected", Help: "1 while the ZooKeeper session is up; 0 during an outage, when the last known masters are served.",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Connections, m.ConnectionsTotal, m.Commands, m.Errors, m.Switches,
-			m.SwitchSeconds, m.ListenFailures, m.Listening, m.Refused, m.Instances, m.ZKErrors, m.ZKResyncs)
+			m.SwitchSeconds, m.ListenFailures, m.Listening, m.Refused, m.Instances, m.ZKErrors, m.ZKResyncs, m.ZKConnected)
 	}
 	return m
 }

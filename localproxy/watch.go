@@ -58,6 +58,12 @@ func (f *Follower) Synced() bool { return f.synced.Load() }
 func (f *Follower) Run(ctx context.Context) {
 	names := f.st.WatchInstances(ctx)
 	resync := f.st.Resync()
+	// The session state is a local flag of the store; looking at it
+	// costs nothing and sends nothing to ZooKeeper.
+	sessionCheck := time.NewTicker(500 * time.Millisecond)
+	defer sessionCheck.Stop()
+	connected := true
+	f.m.ZKConnected.Set(1)
 	defer func() {
 		for _, w := range f.insts {
 			w.cancel()
@@ -74,6 +80,20 @@ func (f *Follower) Run(ctx context.Context) {
 			}
 			f.apply(ctx, list)
 			f.synced.Store(true)
+		case <-sessionCheck.C:
+			now := f.st.Connected()
+			if now == connected {
+				continue
+			}
+			connected = now
+			if now {
+				f.m.ZKConnected.Set(1)
+				f.log.Info("zookeeper reachable again; following master changes")
+			} else {
+				f.m.ZKConnected.Set(0)
+				f.m.ZKErrors.Inc()
+				f.log.Warn("zookeeper unreachable: serving every instance with its last known master until it is back")
+			}
 		case <-resync:
 			// A new session: the watches re-arm themselves, but records
 			// may have changed unseen. Re-read every instance; keep
