@@ -1,7 +1,10 @@
 package marathon
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path"
@@ -126,6 +129,45 @@ func TestLocalProxyTaskPassesItsHealthCheck(t *testing.T) {
 			out, err := exec.Command("/bin/sh", "-c", check).CombinedOutput()
 			if err != nil {
 				return fmt.Errorf("%v: %s", err, out)
+			}
+			return nil
+		})
+	}
+}
+
+// TestSchedulerTaskPassesItsHealthCheck starts mrr-sched from
+// mrr-sched.json as Marathon would, against the test's ZooKeeper and an
+// embedded local Mesos, and probes the HTTP health check's path on $PORT0.
+func TestSchedulerTaskPassesItsHealthCheck(t *testing.T) {
+	testenv.NeedProcesses(t)
+	zk := testenv.ZooKeeper(t)
+	d := staticApps(t)[0]
+	a := d.decode(t)
+	port := testenv.FreePort(t)
+	startTask(t, a, map[string]string{
+		"HOST":       "127.0.0.1",
+		"PORT0":      fmt.Sprint(port),
+		"PORT":       fmt.Sprint(port),
+		"MRR_ZK":     zk.Addr() + testenv.Root(t),
+		"MRR_MASTER": "local:1",
+	})
+	for _, hc := range a.HealthChecks {
+		if !strings.Contains(hc.Protocol, "HTTP") {
+			continue
+		}
+		u := fmt.Sprintf("http://127.0.0.1:%d%s", port, hc.Path)
+		pollUntil(t, 60*time.Second, "GET "+u, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			_, _ = io.Copy(io.Discard, resp.Body)
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s", resp.Status)
 			}
 			return nil
 		})
