@@ -1,26 +1,15 @@
 package integration
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"math/rand/v2"
-	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/mrredis/mrredis/client"
+	"github.com/mrredis/mrredis/internal/devcluster"
 	"github.com/mrredis/mrredis/internal/model"
 	"github.com/mrredis/mrredis/internal/testenv"
 	"github.com/mrredis/mrredis/mesoslocal"
@@ -28,127 +17,70 @@ import (
 
 // TestMain (testenv.Main) is in cli_test.go.
 
-// system is one mrredis deployment for a test: a real ZooKeeper (shared by
-// the test binary, with a root of its own), a local Mesos cluster in this
-// process, and the real mrr-sched and mrr-localproxy binaries.
+// system is one mrredis deployment for a test (see devcluster): the test
+// binary's real ZooKeeper with a root of the test's own, a local Mesos in
+// this process, and the real mrr-sched and mrr-localproxy binaries.
 type system struct {
-	t         *testing.T
-	zkConnect string
-	mesos     *mesoslocal.Cluster
-	dir       string
-	schedBin  string
-	proxyBin  string
-	execBin   string
-	listen    string
-	proxyAdm  string
-	portLo    int
-	portHi    int
-	sched     *proc
-	proxy     *proc
-	api       *client.Client
+	t      *testing.T
+	c      *devcluster.Cluster
+	mesos  *mesoslocal.Cluster
+	api    *client.Client
+	dir    string
+	portLo int
+	portHi int
 }
 
 type options struct {
-	agents       int
-	agentRemoval time.Duration
-	schedArgs    []string
+	agents    int
+	schedArgs []string
 }
 
 func newSystem(t *testing.T, o options) *system {
 	t.Helper()
 	testenv.NeedProcesses(t)
-	if o.agents == 0 {
-		o.agents = 3
-	}
-	if o.agentRemoval == 0 {
-		o.agentRemoval = 3 * time.Second
-	}
-	zk := testenv.ZooKeeper(t)
-	s := &system{
-		t:         t,
-		zkConnect: zk.Addr() + testenv.Root(t),
-		dir:       t.TempDir(),
-		schedBin:  testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr-sched"),
-		proxyBin:  testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr-localproxy"),
-		execBin:   testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr-executor"),
-		listen:    fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
-		proxyAdm:  fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
-	}
-	// A proxy port range of our own: other test binaries run proxies too.
-	s.portLo = 20000 + rand.IntN(400)*20
-	s.portHi = s.portLo + 19
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	c, err := mesoslocal.Start(ctx, mesoslocal.Config{
-		Listen:              "127.0.0.1:0",
-		Agents:              o.agents,
-		AgentIPs:            testenv.LoopbackIPs(o.agents),
-		MemMB:               2048,
-		WorkDir:             filepath.Join(s.dir, "mesos"),
-		AgentRemovalTimeout: o.agentRemoval,
-		StatusUpdateRetry:   time.Second,
-		Logger:              fileLogger(t, filepath.Join(s.dir, "mesos.log")),
+	c, err := devcluster.Start(ctx, devcluster.Options{
+		ZK:        testenv.ZooKeeper(t).Addr() + testenv.Root(t),
+		SchedBin:  testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr-sched"),
+		ProxyBin:  testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr-localproxy"),
+		ExecBin:   testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr-executor"),
+		Dir:       dir,
+		Agents:    o.agents,
+		SchedArgs: o.schedArgs,
 	})
 	if err != nil {
-		t.Fatalf("start local mesos: %v", err)
+		t.Fatalf("start deployment: %v", err)
 	}
-	s.mesos = c
-	t.Cleanup(func() { _ = c.Close() })
-	s.startSched(o.schedArgs...)
-	s.api = client.New("http://" + s.listen)
+	s := &system{t: t, c: c, mesos: c.Mesos, api: c.API, dir: dir, portLo: c.PortLo, portHi: c.PortHi}
+	t.Cleanup(func() {
+		if t.Failed() {
+			if c.Sched != nil {
+				t.Logf("mrr-sched log:\n%s", c.Sched.Tail(60))
+			}
+			if c.Proxy != nil {
+				t.Logf("mrr-localproxy log:\n%s", c.Proxy.Tail(30))
+			}
+		}
+		c.Close()
+	})
 	return s
 }
 
-func (s *system) schedArgs(extra ...string) []string {
-	args := []string{
-		"--zk", s.zkConnect, "--master", s.mesos.URL(), "--listen", s.listen,
-		"--executor-path", s.execBin, "--port-range", fmt.Sprintf("%d-%d", s.portLo, s.portHi),
-		"--framework-name", "mrredis-test",
-	}
-	return append(args, extra...)
-}
-
-// startSched starts mrr-sched and waits for /readyz.
-func (s *system) startSched(extra ...string) {
+func (s *system) startSched() {
 	s.t.Helper()
-	s.sched = startProc(s.t, s.schedBin, filepath.Join(s.dir, fmt.Sprintf("sched-%d.log", time.Now().UnixNano())), s.schedArgs(extra...)...)
-	s.waitReady(s.sched, "http://"+s.listen+"/readyz")
+	if err := s.c.StartSched(s.ctx()); err != nil {
+		s.t.Fatal(err)
+	}
 }
 
-// killSched kills mrr-sched with SIGKILL, as a crash would.
-func (s *system) killSched() {
-	s.sched.kill()
-}
+func (s *system) killSched() { s.c.Sched.Kill() }
 
-// startProxy starts mrr-localproxy on the test's port range.
 func (s *system) startProxy() {
 	s.t.Helper()
-	s.proxy = startProc(s.t, s.proxyBin, filepath.Join(s.dir, "proxy.log"),
-		"--zk", s.zkConnect, "--admin", s.proxyAdm, "--port-range", fmt.Sprintf("%d-%d", s.portLo, s.portHi))
-	s.waitReady(s.proxy, "http://"+s.proxyAdm+"/healthz")
-}
-
-func (s *system) waitReady(p *proc, url string) {
-	s.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case <-p.done:
-			s.t.Fatalf("%s exited before %s answered 200:\n%s", filepath.Base(p.cmd.Path), url, p.logTail(30))
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("%s not ready after 60s (last: %v):\n%s", url, err, p.logTail(30))
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := s.c.StartProxy(s.ctx()); err != nil {
+		s.t.Fatal(err)
 	}
 }
 
@@ -162,8 +94,7 @@ func (s *system) ctx() context.Context {
 // replicas in sync.
 func (s *system) create(spec model.Spec) model.InstanceView {
 	s.t.Helper()
-	ctx := s.ctx()
-	if _, err := s.api.Create(ctx, spec); err != nil {
+	if _, err := s.api.Create(s.ctx(), spec); err != nil {
 		s.t.Fatalf("create %s: %v", spec.Name, err)
 	}
 	return s.waitFor(spec.Name, "RUNNING with all replicas in sync", func(v model.InstanceView) bool {
@@ -187,7 +118,7 @@ func (s *system) waitFor(name, what string, ok func(model.InstanceView) bool) mo
 		last, lastErr = v, err
 		time.Sleep(100 * time.Millisecond)
 	}
-	s.t.Fatalf("%s: not %s after 90s; last: %+v (err %v)\nscheduler log:\n%s", name, what, last, lastErr, s.sched.logTail(40))
+	s.t.Fatalf("%s: not %s after 90s; last: %+v (err %v)", name, what, last, lastErr)
 	return last
 }
 
@@ -200,125 +131,16 @@ func redisAt(t *testing.T, addr, password string) *redis.Client {
 	return c
 }
 
-// memberPID asks a member's redis-server for its process id, using the
-// instance password.
+// memberPID asks a member's redis-server for its process id.
 func memberPID(t *testing.T, addr, password string) int {
 	t.Helper()
-	info, err := redisAt(t, addr, password).Info(context.Background(), "server").Result()
+	pid, err := devcluster.RedisPID(context.Background(), addr, password)
 	if err != nil {
-		t.Fatalf("INFO server on %s: %v", addr, err)
+		t.Fatal(err)
 	}
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
-			pid, err := strconv.Atoi(v)
-			if err != nil {
-				t.Fatalf("process_id %q: %v", v, err)
-			}
-			return pid
-		}
-	}
-	t.Fatalf("no process_id in INFO of %s", addr)
-	return 0
+	return pid
 }
 
-// redisServersUnder lists redis-server processes whose working directory
-// lies under dir (the local Mesos sandboxes of this test).
 func redisServersUnder(dir string) []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-		if err != nil || !strings.Contains(filepath.Base(exe), "redis-server") {
-			continue
-		}
-		cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
-		if err == nil && strings.HasPrefix(cwd, dir) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-type proc struct {
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-	once sync.Once
-}
-
-func startProc(t *testing.T, bin, logPath string, args ...string) *proc {
-	t.Helper()
-	f, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	p := &proc{cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("%s log:\n%s", filepath.Base(bin), p.logTail(60))
-		}
-	})
-	return p
-}
-
-// stop asks the process to exit and kills it after 10 s.
-func (p *proc) stop() {
-	p.once.Do(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-			<-p.done
-		}
-	})
-}
-
-// kill sends SIGKILL to the process alone (not its group), like a crash.
-func (p *proc) kill() {
-	p.once.Do(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	})
-}
-
-func (p *proc) logTail(n int) string {
-	f, err := os.Open(p.log)
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > n {
-			lines = lines[1:]
-		}
-	}
-	return strings.Join(lines, "\n")
-}
-
-// fileLogger writes a component's logs to a file: background goroutines
-// may still log after the test ends, when t.Log would panic.
-func fileLogger(t *testing.T, path string) *slog.Logger {
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return devcluster.RedisServersUnder(filepath.Clean(dir))
 }
