@@ -459,6 +459,26 @@ func TestEndToEndWithMesosLocal(t *testing.T) {
 		}
 		return false
 	})
+	// The old master follows the new one; both run on this executor.
+	send(execproto.Command{ID: "c1b", TaskID: "e2e-master", Op: execproto.OpFollow, MasterHost: host, MasterPort: rd.Port})
+	if r := reply("c1b"); !r.OK {
+		t.Errorf("follow reply %+v", r)
+	}
+	s.waitMessage("the old master reported as a linked replica", func(m execproto.ExecutorMessage) bool {
+		for _, st := range m.Stats {
+			if st.TaskID == "e2e-master" && st.Role == model.RoleReplica && st.LinkUp {
+				return true
+			}
+		}
+		return false
+	})
+	send(execproto.Command{ID: "c1c", TaskID: "e2e-replica", Op: execproto.OpSetMaxMemory, MaxMemoryMB: 48})
+	if r := reply("c1c"); !r.OK {
+		t.Errorf("set-maxmemory reply %+v", r)
+	}
+	if v, err := dialAndDo(fmt.Sprintf("%s:%d", host, rd.Port), "CONFIG", "GET", "maxmemory"); err != nil || fmt.Sprint(v) != fmt.Sprint([]any{"maxmemory", strconv.Itoa(48 << 20)}) {
+		t.Errorf("maxmemory after set-maxmemory: %v %v", v, err)
+	}
 	send(execproto.Command{ID: "c2", TaskID: "e2e-replica", Op: "explode"})
 	if r := reply("c2"); r.OK || !strings.Contains(r.Error, `unknown op "explode"`) {
 		t.Errorf("bad command reply %+v, want an error naming the op", r)
@@ -616,4 +636,14 @@ func BenchmarkCrashToTaskFailed(b *testing.B) {
 	b.ReportMetric(float64(total.Microseconds())/float64(b.N), "µs/detect")
 	b.ReportMetric(float64(worst.Microseconds()), "µs-worst")
 	b.Logf("kill -9 -> TASK_FAILED at the scheduler: mean %s, worst %s over %d kills", total/time.Duration(b.N), worst, b.N)
+}
+
+// dialAndDo runs one command as the admin user of the e2e instances.
+func dialAndDo(addr string, args ...string) (any, error) {
+	c, err := dialRedis(addr, AdminUser, e2eBase.AdminPass, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return c.do(args...)
 }

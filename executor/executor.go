@@ -73,6 +73,7 @@ type task struct {
 	failReason string  // why the executor ended it (not ready in time)
 	terminal   bool    // a terminal update was made
 	stopReady  context.CancelFunc
+	cmds       chan execproto.Command // to the member's command worker
 }
 
 // New builds an executor from its config and the agent's environment.
@@ -435,6 +436,9 @@ func (e *Executor) launch(ctx context.Context, ti mesos.TaskInfo) {
 	e.log.Info("redis-server started", "task", id, "pid", m.PID(), "addr", m.Addr(), "role", data.Role, "dir", mc.Dir)
 	e.update(ctx, t, mesos.TASK_STARTING, "redis-server started on "+m.Addr(), nil, nil)
 
+	t.cmds = make(chan execproto.Command, maxQueuedCommands)
+	e.goWork(func() { e.runCommands(ctx, m, t.cmds) })
+
 	readyCtx, cancel := context.WithTimeout(ctx, e.cfg.ReadyTimeout)
 	t.stopReady = cancel
 	e.goWork(func() {
@@ -621,27 +625,61 @@ func (e *Executor) command(ctx context.Context, data []byte) {
 		e.reply(ctx, r)
 		return
 	}
-	m := t.member
-	e.log.Info("command", "id", c.ID, "op", c.Op, "task", c.TaskID)
-	e.goWork(func() {
-		var off int64
-		var err error
-		switch c.Op {
-		case execproto.OpPromote:
-			off, err = m.Promote()
-		case execproto.OpFollow:
-			off, err = m.Follow(c.MasterHost, c.MasterPort)
-		case execproto.OpSetMaxMemory:
-			off, err = m.SetMaxMemory(c.MaxMemoryMB)
+	select {
+	case t.cmds <- c:
+		e.log.Info("command", "id", c.ID, "op", c.Op, "task", c.TaskID)
+	default:
+		r.Error = fmt.Sprintf("task %s has %d commands queued: try again later", c.TaskID, cap(t.cmds))
+		e.log.Warn("command refused", "id", c.ID, "op", c.Op, "task", c.TaskID, "err", r.Error)
+		e.reply(ctx, r)
+	}
+}
+
+// maxQueuedCommands bounds the commands waiting for one member.
+const maxQueuedCommands = 32
+
+// runCommands carries out a member's commands one at a time, in the order
+// they came, so that promote/follow sequences cannot overtake each other.
+// Commands still queued when the member ends get an error reply.
+func (e *Executor) runCommands(ctx context.Context, m *Member, cmds <-chan execproto.Command) {
+	for {
+		select {
+		case c := <-cmds:
+			e.runCommand(ctx, m, c)
+		case <-m.Exited():
+			for {
+				select {
+				case c := <-cmds:
+					e.replyNow(ctx, execproto.Reply{ID: c.ID, TaskID: c.TaskID, Op: c.Op, Error: fmt.Sprintf("task %s has ended", c.TaskID)})
+				default:
+					return
+				}
+			}
+		case <-ctx.Done():
+			return
 		}
-		r.ReplOffset = off
-		r.OK = err == nil
-		if err != nil {
-			r.Error = err.Error()
-			e.log.Warn("command failed", "id", c.ID, "op", c.Op, "task", c.TaskID, "err", err)
-		}
-		e.replyNow(ctx, r)
-	})
+	}
+}
+
+func (e *Executor) runCommand(ctx context.Context, m *Member, c execproto.Command) {
+	r := execproto.Reply{ID: c.ID, TaskID: c.TaskID, Op: c.Op}
+	var err error
+	switch c.Op {
+	case execproto.OpPromote:
+		r.ReplOffset, err = m.Promote()
+	case execproto.OpFollow:
+		r.ReplOffset, err = m.Follow(c.MasterHost, c.MasterPort)
+	case execproto.OpSetMaxMemory:
+		r.ReplOffset, err = m.SetMaxMemory(c.MaxMemoryMB)
+	default:
+		err = fmt.Errorf("unknown op %q", c.Op)
+	}
+	r.OK = err == nil
+	if err != nil {
+		r.Error = err.Error()
+		e.log.Warn("command failed", "id", c.ID, "op", c.Op, "task", c.TaskID, "err", err)
+	}
+	e.replyNow(ctx, r)
 }
 
 // reply sends r off the loop.
