@@ -276,3 +276,27 @@ func TestMessagesBothWays(t *testing.T) {
 		}
 	})
 }
+
+func TestTeardown(t *testing.T) {
+	forEachCodec(t, func(t *testing.T, codec string) {
+		c := startCluster(t, nil)
+		s := startScheduler(t, c, codec, withFailover(time.Minute, ""))
+		id := s.waitSubscribed().FrameworkID.Value
+		o := offerOn(t, c, s.waitOffers(), 0)
+		s.mustCall(launch([]mesos.Offer{o}, executorTask(t, o.AgentID, "td", "run", codec)))
+		s.waitUpdate("td", mesos.TASK_RUNNING)
+		s.mustCall(&scheduler.Call{Type: scheduler.Call_TEARDOWN})
+		waitFor(t, 10*time.Second, "executor gone and framework completed", func() bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			_, done := c.completedFrameworks[id]
+			return done && len(c.agents[0].executors) == 0
+		})
+		s.stop()
+		s2 := startScheduler(t, c, codec, withFailover(time.Minute, id))
+		e := s2.next(5*time.Second, "ERROR after teardown", func(e *scheduler.Event) bool { return e.Type == scheduler.Event_ERROR })
+		if e.Error.Message != "Framework has been removed" {
+			t.Errorf("ERROR %q", e.Error.Message)
+		}
+	})
+}

@@ -252,31 +252,31 @@ func (c *Cluster) accept(fw *framework, acc *scheduler.Call_Accept) {
 	}
 	var offers []*offer
 	var a *agent
-	err := func() string {
-		if len(acc.OfferIDs) == 0 {
-			return "No offers specified"
-		}
-		seen := map[string]bool{}
-		for _, id := range acc.OfferIDs {
-			if seen[id.Value] {
-				return fmt.Sprintf("Duplicate offer %s in accept", id.Value)
-			}
-			seen[id.Value] = true
-			o := c.offers[id.Value]
-			if o == nil {
-				return fmt.Sprintf("Offer %s is no longer valid", id.Value)
-			}
-			if o.fw != fw {
-				return fmt.Sprintf("Offer %s has invalid framework", id.Value)
-			}
-			if a != nil && o.agent != a {
-				return "Aggregated offers must belong to one single agent"
+	// Every offer is checked, so that all valid ones can be recovered if
+	// the call as a whole is invalid.
+	err := ""
+	if len(acc.OfferIDs) == 0 {
+		err = "No offers specified"
+	}
+	seen := map[string]bool{}
+	for _, id := range acc.OfferIDs {
+		o := c.offers[id.Value]
+		switch {
+		case seen[id.Value]:
+			err = fmt.Sprintf("Duplicate offer %s in accept", id.Value)
+		case o == nil:
+			err = fmt.Sprintf("Offer %s is no longer valid", id.Value)
+		case o.fw != fw:
+			err = fmt.Sprintf("Offer %s has invalid framework", id.Value)
+		default:
+			if a != nil && o.agent != a && err == "" {
+				err = "Aggregated offers must belong to one single agent"
 			}
 			a = o.agent
 			offers = append(offers, o)
 		}
-		return ""
-	}()
+		seen[id.Value] = true
+	}
 	if err != "" {
 		// Valid offers among them go back to the pool, unfiltered.
 		for _, o := range offers {
