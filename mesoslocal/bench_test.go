@@ -67,4 +67,3 @@ func BenchmarkSubscribeOffers100Agents(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "ms/subscribe-to-offers")
 }
-

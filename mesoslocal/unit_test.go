@@ -9,8 +9,8 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
-	mesostime "github.com/mesos/mesos-go/api/v1/lib/time"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	mesostime "github.com/mesos/mesos-go/api/v1/lib/time"
 )
 
 func TestParsePorts(t *testing.T) {
