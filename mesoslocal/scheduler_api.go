@@ -349,6 +349,14 @@ func (c *Cluster) registerFramework(info mesos.FrameworkInfo, suppressedRoles []
 		FrameworkID: &id, HeartbeatIntervalSeconds: &hb, MasterInfo: c.masterInfo(),
 	}})
 	stream.send(&scheduler.Event{Type: scheduler.Event_HEARTBEAT})
+	// As Mesos agents do when a framework re-registers, resend the pending
+	// status updates now instead of at their next retry.
+	for _, t := range fw.tasks {
+		if len(t.updates) > 0 {
+			t.retryInterval = c.cfg.StatusUpdateRetry
+			c.forwardUpdate(t)
+		}
+	}
 	c.allocate()
 	return fw
 }
