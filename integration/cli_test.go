@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrredis/mrredis/client"
 	"github.com/mrredis/mrredis/internal/model"
 	"github.com/mrredis/mrredis/internal/testenv"
 	"github.com/mrredis/mrredis/mesoslocal"
@@ -31,7 +32,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // agents on their own loopback addresses, and mrr-sched as a separate
 // process, which a test can kill and start again on the same port.
 type mrrCluster struct {
-	t        *testing.T
+	t        testing.TB
 	zk       string // connect string with root
 	mesos    *mesoslocal.Cluster
 	schedBin string
@@ -44,7 +45,7 @@ type mrrCluster struct {
 	done     chan struct{}
 }
 
-func startCluster(t *testing.T, agents int) *mrrCluster {
+func startCluster(t testing.TB, agents int) *mrrCluster {
 	t.Helper()
 	testenv.NeedProcesses(t)
 	zk := testenv.ZooKeeper(t)
@@ -142,7 +143,7 @@ func (c *mrrCluster) mrr(stdin string, args ...string) (code int, stdout, stderr
 	return runMrr(c.t, c.mrrBin, c.url, stdin, args...)
 }
 
-func runMrr(t *testing.T, bin, scheduler, stdin string, args ...string) (code int, stdout, stderr string) {
+func runMrr(t testing.TB, bin, scheduler, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -162,7 +163,7 @@ func runMrr(t *testing.T, bin, scheduler, stdin string, args ...string) (code in
 
 // artifactsDir is where a test leaves files worth looking at (logs,
 // screenshots): $MRR_ARTIFACTS/<test> when set, else a temporary directory.
-func artifactsDir(t *testing.T) string {
+func artifactsDir(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv("MRR_ARTIFACTS")
 	if base == "" {
@@ -175,7 +176,7 @@ func artifactsDir(t *testing.T) string {
 	return dir
 }
 
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -377,4 +378,40 @@ func TestCLI(t *testing.T) {
 	if code != 3 || !strings.Contains(errOut, "cannot reach the scheduler at "+c.url) {
 		t.Errorf("stopped scheduler: exit %d, stderr %q", code, errOut)
 	}
+}
+
+// BenchmarkCreateToRunning measures through the client how long an
+// instance of one master and one replica takes from POST /instances to
+// RUNNING with its replica in sync (ms-to-running), and how long a delete
+// takes until the API no longer knows it (ms-to-deleted).
+func BenchmarkCreateToRunning(b *testing.B) {
+	c := startCluster(b, 3)
+	cl := client.New(c.url)
+	ctx := context.Background()
+	var running, deleted time.Duration
+	for i := 0; i < b.N; i++ {
+		name := fmt.Sprintf("bench-%d", i)
+		start := time.Now()
+		if _, err := cl.Create(ctx, model.Spec{Name: name, MemoryMB: 32, Replicas: 1}); err != nil {
+			b.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+		_, err := cl.Wait(wctx, name, nil)
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		running += time.Since(start)
+		start = time.Now()
+		if err := cl.Delete(ctx, name); err != nil {
+			b.Fatal(err)
+		}
+		waitUntil(b, 60*time.Second, name+" deleted", func() (bool, string) {
+			_, err := cl.Get(ctx, name)
+			return client.IsNotFound(err), fmt.Sprint(err)
+		})
+		deleted += time.Since(start)
+	}
+	b.ReportMetric(float64(running.Milliseconds())/float64(b.N), "ms-to-running")
+	b.ReportMetric(float64(deleted.Milliseconds())/float64(b.N), "ms-to-deleted")
 }
