@@ -101,6 +101,10 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	mux.HandleFunc("/state", c.handleState)
 	mux.HandleFunc("/master/state", c.handleState)
 	mux.HandleFunc("/state.json", c.handleState)
+	mux.HandleFunc("/master/redirect", func(w http.ResponseWriter, r *http.Request) {
+		// The leading master is always this one.
+		http.Redirect(w, r, "//"+c.ln.Addr().String(), http.StatusTemporaryRedirect)
+	})
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/master/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	c.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
