@@ -127,7 +127,9 @@ func start(ctx context.Context, path, logPath string, args ...string) (*proc, er
 	}
 	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// SIGTERM, not SIGKILL, if devrun dies: mrr-sched then stops its
+	// embedded Mesos, which stops every executor and redis-server.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", filepath.Base(path), err)
