@@ -5,10 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,122 +17,73 @@ import (
 	"time"
 
 	"github.com/mrredis/mrredis/client"
+	"github.com/mrredis/mrredis/internal/devcluster"
 	"github.com/mrredis/mrredis/internal/model"
 	"github.com/mrredis/mrredis/internal/testenv"
-	"github.com/mrredis/mrredis/mesoslocal"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// mrrCluster is the system the CLI and dashboard tests run against: the
-// test binary's real ZooKeeper (a root of its own), a local Mesos with
-// agents on their own loopback addresses, and mrr-sched as a separate
-// process, which a test can kill and start again on the same port.
+// mrrCluster is the system the CLI and dashboard tests run against: a
+// devcluster deployment (the test binary's real ZooKeeper with a root of
+// its own, a local Mesos in this process, mrr-sched as a separate process
+// that a test can kill and start again on the same address) and the mrr
+// binary.
 type mrrCluster struct {
-	t        testing.TB
-	zk       string // connect string with root
-	mesos    *mesoslocal.Cluster
-	schedBin string
-	execBin  string
-	mrrBin   string
-	port     int
-	url      string
-	logPath  string
-	sched    *exec.Cmd
-	done     chan struct{}
+	t      testing.TB
+	c      *devcluster.Cluster
+	mrrBin string
+	url    string
 }
 
 func startCluster(t testing.TB, agents int) *mrrCluster {
 	t.Helper()
 	testenv.NeedProcesses(t)
-	zk := testenv.ZooKeeper(t)
-	c := &mrrCluster{
-		t:        t,
-		zk:       zk.Addr() + testenv.Root(t),
-		schedBin: testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr-sched"),
-		execBin:  testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr-executor"),
-		mrrBin:   testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr"),
-		port:     testenv.FreePort(t),
-		logPath:  filepath.Join(artifactsDir(t), "mrr-sched.log"),
-	}
-	c.url = fmt.Sprintf("http://127.0.0.1:%d", c.port)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	var err error
-	c.mesos, err = mesoslocal.Start(ctx, mesoslocal.Config{
-		Listen: "127.0.0.1:0", Agents: agents, AgentIPs: testenv.LoopbackIPs(agents), MemMB: 2048,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	dc, err := devcluster.Start(ctx, devcluster.Options{
+		ZK:       testenv.ZooKeeper(t).Addr() + testenv.Root(t),
+		SchedBin: testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr-sched"),
+		ProxyBin: testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr-localproxy"),
+		ExecBin:  testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr-executor"),
+		Dir:      t.TempDir(),
+		Agents:   agents,
 	})
 	if err != nil {
-		t.Fatalf("start local mesos: %v", err)
+		t.Fatalf("start deployment: %v", err)
 	}
-	workDir := c.mesos.WorkDir()
+	c := &mrrCluster{t: t, c: dc, mrrBin: testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr"), url: "http://" + dc.Listen}
+	workDir := dc.Mesos.WorkDir()
 	t.Cleanup(func() {
-		c.stopScheduler()
-		c.mesos.Close()
+		if t.Failed() {
+			if p := c.sched(); p != nil {
+				t.Logf("mrr-sched log %s, last lines:\n%s", p.Log, p.Tail(80))
+			}
+		}
+		dc.Close()
 		for _, pid := range redisUnder(workDir) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			t.Errorf("redis-server %d outlived the test", pid)
 		}
-		if t.Failed() {
-			b, _ := os.ReadFile(c.logPath)
-			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-			if len(lines) > 80 {
-				lines = lines[len(lines)-80:]
-			}
-			t.Logf("last lines of %s:\n%s", c.logPath, strings.Join(lines, "\n"))
-		}
 	})
-	c.startScheduler()
 	return c
 }
 
-// startScheduler starts mrr-sched (again) on the cluster's port and waits
-// until it is ready: leading and subscribed to Mesos.
-func (c *mrrCluster) startScheduler() {
-	t := c.t
-	t.Helper()
-	log, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(c.schedBin,
-		"--zk", c.zk, "--master", c.mesos.URL(), "--listen", fmt.Sprintf("127.0.0.1:%d", c.port),
-		"--advertise-url", c.url, "--executor-path", c.execBin, "--member-mem-overhead", "16", "--debug")
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		t.Fatalf("start mrr-sched: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); log.Close(); close(done) }()
-	c.sched, c.done = cmd, done
-	waitUntil(t, 60*time.Second, "mrr-sched ready at "+c.url, func() (bool, string) {
-		select {
-		case <-done:
-			t.Fatalf("mrr-sched exited before it was ready; see %s", c.logPath)
-		default:
-		}
-		resp, err := http.Get(c.url + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, string(b)
-	})
-}
+func (c *mrrCluster) sched() *devcluster.Proc { return c.c.Sched }
 
 // stopScheduler kills mrr-sched like a crash would (SIGKILL): Mesos keeps
 // its tasks for the next one.
-func (c *mrrCluster) stopScheduler() {
-	if c.sched == nil {
-		return
+func (c *mrrCluster) stopScheduler() { c.c.Sched.Kill() }
+
+// startScheduler starts mrr-sched again on the same address and waits
+// until it is ready.
+func (c *mrrCluster) startScheduler() {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := c.c.StartSched(ctx); err != nil {
+		c.t.Fatalf("restart mrr-sched: %v", err)
 	}
-	_ = syscall.Kill(-c.sched.Process.Pid, syscall.SIGKILL)
-	<-c.done
-	c.sched = nil
 }
 
 // mrr runs the mrr binary against the cluster's scheduler.
@@ -368,7 +316,7 @@ func TestCLI(t *testing.T) {
 		t.Errorf("status after delete: exit %d, want 4", code)
 	}
 	waitUntil(t, 30*time.Second, "no redis-server left", func() (bool, string) {
-		n := len(redisUnder(c.mesos.WorkDir()))
+		n := len(redisUnder(c.c.Mesos.WorkDir()))
 		return n == 0, fmt.Sprintf("%d left", n)
 	})
 
