@@ -77,6 +77,11 @@ func newWorld(t *testing.T, agents int) *world {
 	workDir := w.mesos.WorkDir()
 	t.Cleanup(func() {
 		w.mesos.Close()
+		// Members die with their executors; give the kernel a moment.
+		deadline := time.Now().Add(5 * time.Second)
+		for len(redisUnder(workDir)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
 		for _, pid := range redisUnder(workDir) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			t.Errorf("redis-server %d outlived the test", pid)
@@ -499,6 +504,13 @@ func TestAPIErrors(t *testing.T) {
 	waitFor(t, 10*time.Second, "port of huge released", func() (bool, string) {
 		ports, _ := w.store.ListPorts(ctx)
 		return ports[6201] == "", fmt.Sprint(ports)
+	})
+	if code, body := httpDo(t, base, http.MethodDelete, "/api/v1/instances/one", nil); code != http.StatusAccepted {
+		t.Fatalf("delete: %d %s", code, body)
+	}
+	waitFor(t, 20*time.Second, "no redis-server left", func() (bool, string) {
+		n := len(redisUnder(w.mesos.WorkDir()))
+		return n == 0, fmt.Sprintf("%d processes", n)
 	})
 }
 
