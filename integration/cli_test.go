@@ -337,6 +337,7 @@ func BenchmarkCreateToRunning(b *testing.B) {
 	cl := client.New(c.url)
 	ctx := context.Background()
 	var running, deleted time.Duration
+	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		name := fmt.Sprintf("bench-%d", i)
 		start := time.Now()
