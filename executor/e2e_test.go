@@ -273,11 +273,18 @@ type e2e struct {
 func setupE2E(t testing.TB, checkpoint bool, env ...string) *e2e {
 	t.Helper()
 	testenv.NeedProcesses(t)
-	bin := testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr-executor")
+	// MRR_E2E_EXECUTOR runs another build, e.g. one made with -race.
+	bin := os.Getenv("MRR_E2E_EXECUTOR")
+	if bin == "" {
+		bin = testenv.Binary(t, "github.com/mrredis/mrredis/cmd/mrr-executor")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
 	t.Cleanup(cancel)
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("MRR_E2E_MESOS_LOG") != "" {
+		quiet = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
 	// An agent address of its own keeps this test's members (ports from
 	// 31000) clear of other packages' local clusters running in parallel.
 	agentIP := fmt.Sprintf("127.%d.%d.%d", 100+mrand.IntN(100), mrand.IntN(256), 2+mrand.IntN(250))
@@ -519,7 +526,7 @@ func TestEndToEndWithMesosLocal(t *testing.T) {
 		return e.Type == scheduler.Event_FAILURE && e.Failure.ExecutorID != nil && e.Failure.ExecutorID.Value == execID
 	}).Failure
 	if f.Status == nil || *f.Status != 0 {
-		t.Errorf("executor exit status %v, want 0", f.Status)
+		t.Errorf("executor wait status %v, want 0 (exit 0)", f.GetStatus())
 	}
 	if left := redisPIDsUnder(workDir); len(left) > 0 {
 		t.Errorf("redis-server processes left after shutdown: %v", left)
@@ -570,7 +577,7 @@ func TestEndToEndAgentRestart(t *testing.T) {
 		return ev.Type == scheduler.Event_FAILURE && ev.Failure.ExecutorID != nil
 	}).Failure
 	if f.Status == nil || *f.Status != 0 {
-		t.Errorf("executor exit status %v, want 0", f.Status)
+		t.Errorf("executor wait status %v, want 0 (exit 0)", f.GetStatus())
 	}
 	if err := gone(pidB); err != nil {
 		t.Error(err)
@@ -597,7 +604,7 @@ func TestEndToEndIdleExit(t *testing.T) {
 		return ev.Type == scheduler.Event_FAILURE && ev.Failure.ExecutorID != nil
 	}).Failure
 	if f.Status == nil || *f.Status != 0 {
-		t.Errorf("executor exit status %v, want 0", f.Status)
+		t.Errorf("executor wait status %v, want 0 (exit 0)", f.GetStatus())
 	}
 }
 
