@@ -1,4 +1,43 @@
 // Package localproxy is the per-host proxy: one 127.0.0.1 listener per
 // instance on the instance's cluster-wide port, relaying RESP to the
 // current master, which it follows through ZooKeeper watches.
+//
+// The package has two layers:
+//
+//   - Proxy (proxy.go, conn.go) knows nothing of ZooKeeper. It is told
+//     "instance X listens on port P with password W" (Add), "its master is
+//     at A" (SetMaster) and "X is gone" (Remove), and does the rest: binds
+//     the port (retrying while another program holds it, without affecting
+//     the other instances), relays client connections, moves them when the
+//     master changes.
+//   - Follower (watch.go) drives a Proxy from zkstore: a child watch on
+//     /instances opens and closes listeners, a data watch on each
+//     /instances/<name>/master routes it. Session expiry re-reads every
+//     record; during a ZooKeeper outage the last known masters keep being
+//     served (see Follower).
+//
+// Relay. Every client connection gets a backend connection of its own on
+// the master, so everything with server-side state (MULTI/EXEC, WATCH,
+// blocking commands, SELECT, pub/sub) is transparent. Bytes are passed
+// through unchanged; streaming scanners (resp.go) only find where
+// commands and replies end, so the proxy knows how many commands are in
+// flight, and read the command name and first argument, so it can follow
+// SELECT, MULTI, WATCH, HELLO and answer AUTH. Pipelined commands read in
+// one read are written to Redis in one write, and replies likewise. The
+// hot path allocates nothing. SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE, MONITOR,
+// CLIENT REPLY and CLIENT TRACKING switch a connection to plain
+// bidirectional copying.
+//
+// AUTH is answered +OK by the proxy and not forwarded; the proxy
+// authenticates to Redis with the instance password from ZooKeeper (see
+// clientConn for why this is safe on a loopback listener).
+//
+// Master change. New commands go to the new master at once. A connection
+// idle at the switch reconnects on its next command (AUTH, SELECT and
+// HELLO 3 are replayed) and loses nothing. Commands in flight get
+// "-ERR mrredis: master changed, command not executed or result unknown;
+// retry": the old master may or may not have executed them, so they are
+// not retried. Connections whose server-side state cannot be recreated
+// (inside MULTI, with WATCHed keys, subscribed, monitoring) are closed;
+// clients reconnect and resubscribe as after a Redis restart.
 package localproxy
