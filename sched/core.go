@@ -63,7 +63,8 @@ type memberState struct {
 	killing    bool
 	follows    string // replicas: the master address they were last told to follow
 	launched   time.Time
-	ran        bool // reached TASK_RUNNING at least once
+	ran        bool      // reached TASK_RUNNING at least once
+	followSent time.Time // when it was last told to follow
 	lastStats  time.Time
 	lastLinkUp time.Time
 	pingMisses int
@@ -84,6 +85,10 @@ type failoverOp struct {
 	detectMS   int64
 	tried      map[string]bool
 }
+
+// followRetry is how long a member may keep acting as master after being
+// told to follow before it is told again.
+const followRetry = 3 * time.Second
 
 // NewCore returns an empty core.
 func NewCore(cfg CoreConfig) *Core {
@@ -329,9 +334,16 @@ func (c *Core) Message(msg execproto.ExecutorMessage, now time.Time) []Action {
 	switch msg.Kind {
 	case execproto.KindStats:
 		for _, s := range msg.Stats {
-			_, ms := c.findTask(s.TaskID)
+			is, ms := c.findTask(s.TaskID)
 			if ms == nil {
 				continue
+			}
+			// A member that acts as master but is not ours (promoted just
+			// before a scheduler crash, or a demoted master that did not
+			// follow yet) is told again to follow the master.
+			if s.Role == model.RoleMaster && s.TaskID != is.inst.MasterTask && ms.live() &&
+				(is.fo == nil || is.fo.candidate != s.TaskID) && now.Sub(ms.followSent) > followRetry {
+				ms.follows = ""
 			}
 			ms.lastStats = now
 			ms.m.LastSeen = now

@@ -685,3 +685,30 @@ func TestLaunchFailureBackoff(t *testing.T) {
 		h.step(wait)
 	}
 }
+
+func TestRogueMasterIsToldToFollow(t *testing.T) {
+	// After a restart a replica reports itself master (it was promoted
+	// just before the crash, but the record still names the old master).
+	h := newHarness(t, DefaultCoreConfig())
+	h.bringUp("rg", 64, 1, 3)
+	is := h.c.instances["rg"]
+	var rep string
+	for _, id := range is.memberIDs() {
+		if id != is.inst.MasterTask {
+			rep = id
+		}
+	}
+	h.step(5 * time.Second)
+	acts := h.do(h.c.Message(execproto.ExecutorMessage{Kind: execproto.KindStats, Stats: []execproto.MemberStats{
+		{TaskID: rep, Role: model.RoleMaster, ReplOffset: 10}, {TaskID: is.inst.MasterTask, Role: model.RoleMaster, ReplOffset: 10}}}, h.now))
+	msgs := find(acts, ActMessage)
+	if len(msgs) != 1 || msgs[0].Command.TaskID != rep || msgs[0].Command.Op != execproto.OpFollow {
+		t.Fatalf("want the rogue master told to follow, got %+v", acts)
+	}
+	// Not again at once.
+	h.step(time.Second)
+	acts = h.do(h.c.Message(execproto.ExecutorMessage{Kind: execproto.KindStats, Stats: []execproto.MemberStats{{TaskID: rep, Role: model.RoleMaster}}}, h.now))
+	if len(find(acts, ActMessage)) != 0 {
+		t.Fatalf("follow resent within %s", followRetry)
+	}
+}

@@ -307,6 +307,24 @@ func TestEndToEnd(t *testing.T) {
 		return n == 2, fmt.Sprintf("%d processes", n)
 	})
 
+	// Resize in place: every member gets the new maxmemory.
+	code, body = httpDo(t, base, http.MethodPatch, "/api/v1/instances/cache", `{"memory_mb": 48}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("resize: %d %s", code, body)
+	}
+	stored, _, err := w.store.GetInstance(ctx, "cache")
+	if err != nil || stored.MemoryMB != 48 || stored.AdminPassword == "" {
+		t.Fatalf("resize not stored: %+v %v", stored, err)
+	}
+	for _, m := range v.Members {
+		admin := redis.NewClient(&redis.Options{Addr: m.Addr(), Username: "mrr-admin", Password: stored.AdminPassword, MaxRetries: -1})
+		waitFor(t, 10*time.Second, "maxmemory of "+m.Addr(), func() (bool, string) {
+			res, err := admin.ConfigGet(ctx, "maxmemory").Result()
+			return err == nil && res["maxmemory"] == strconv.Itoa(48<<20), fmt.Sprint(res, err)
+		})
+		admin.Close()
+	}
+
 	// Hard restart of the scheduler: the new one finds everything.
 	fid, err := w.store.FrameworkID(ctx)
 	if err != nil || fid == "" {

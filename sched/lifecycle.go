@@ -90,6 +90,7 @@ func (c *Core) levelInstance(is *instState, now time.Time) []Action {
 			}
 			if ms.ready() && ms.follows != is.master {
 				ms.follows = is.master
+				ms.followSent = now
 				acts = append(acts, c.command(is, ms, execproto.Command{Op: execproto.OpFollow, MasterHost: master.m.Host, MasterPort: master.m.Port}))
 			}
 		}
