@@ -96,3 +96,10 @@ func FuzzReadReply(f *testing.F) {
 		_, _ = readReply(bufio.NewReader(strings.NewReader(in)))
 	})
 }
+
+func TestRedact(t *testing.T) {
+	got := redact(`>>> 'user default on ">pw1" ~*' masterauth "adm"`, "pw1", "", "adm")
+	if strings.Contains(got, "pw1") || strings.Contains(got, "adm\"") || !strings.Contains(got, "<redacted>") {
+		t.Errorf("redact left a secret: %s", got)
+	}
+}

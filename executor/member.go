@@ -122,7 +122,9 @@ func (m *Member) wait() {
 	} else if err != nil {
 		info.Status, info.Code = err.Error(), -1
 	}
-	info.LogTail = tailFile(filepath.Join(m.cfg.Dir, LogFile), logTailLines)
+	// The tail goes into a TASK_FAILED message, which Mesos shows to
+	// anyone who can see the task; redis echoes a bad config line.
+	info.LogTail = redact(tailFile(filepath.Join(m.cfg.Dir, LogFile), logTailLines), m.cfg.Data.Password, m.cfg.Data.AdminPass)
 	m.exit = info
 	close(m.exited)
 }
@@ -373,4 +375,14 @@ func tailFile(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// redact replaces every secret in s.
+func redact(s string, secrets ...string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "<redacted>")
+		}
+	}
+	return s
 }
