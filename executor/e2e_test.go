@@ -490,6 +490,9 @@ func TestEndToEndWithMesosLocal(t *testing.T) {
 	if r := reply("c2"); r.OK || !strings.Contains(r.Error, `unknown op "explode"`) {
 		t.Errorf("bad command reply %+v, want an error naming the op", r)
 	}
+	// Garbage gets no reply (no id to answer) and harms nothing: the next
+	// command is still answered.
+	s.call(calls.Message(offer.AgentID.Value, execID, []byte("{not json")))
 	send(execproto.Command{ID: "c3", TaskID: "nope", Op: execproto.OpPromote})
 	if r := reply("c3"); r.OK || !strings.Contains(r.Error, "not running on this executor") {
 		t.Errorf("command for an unknown task: %+v", r)
