@@ -272,6 +272,18 @@ func TestDashboard(t *testing.T) {
 		return n == 0, fmt.Sprintf("%d left", n)
 	})
 
+	// No polling: besides the event stream, the page asked for the list
+	// once per connection (2) and sent the 3 actions (2 creates, 1 delete).
+	fetches, err := b.eval(`String(performance.getEntriesByType('resource').filter(e => e.initiatorType === 'fetch' && e.name.includes('/api/v1/')).map(e => new URL(e.name).pathname).join(' '))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(strings.Fields(fetches)); n > 6 {
+		t.Errorf("the dashboard made %d API requests besides the event stream (polling?): %s", n, fetches)
+	} else {
+		t.Logf("API requests besides the event stream: %s", fetches)
+	}
+
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, e := range b.errors {
