@@ -42,6 +42,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 				req = append(req, "*1\r\n$4\r\nPING\r\n"...)
 			}
 			want := 7 * tc.pipeline // "+PONG\r\n"
+			b.ReportAllocs()
 			buf := make([]byte, 4096)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
