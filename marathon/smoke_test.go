@@ -135,41 +135,76 @@ func TestLocalProxyTaskPassesItsHealthCheck(t *testing.T) {
 	}
 }
 
-// TestSchedulerTaskPassesItsHealthCheck starts mrr-sched from
+// TestSchedulerTasksPassTheirHealthChecks starts the two instances of
 // mrr-sched.json as Marathon would, against the test's ZooKeeper and an
-// embedded local Mesos, and probes the HTTP health check's path on $PORT0.
-func TestSchedulerTaskPassesItsHealthCheck(t *testing.T) {
+// embedded local Mesos each, and probes the HTTP health check's path on
+// each $PORT0. The upgrade strategy (minimumHealthCapacity 1) relies on
+// the standby being healthy too, while only the leader is ready.
+func TestSchedulerTasksPassTheirHealthChecks(t *testing.T) {
 	testenv.NeedProcesses(t)
 	zk := testenv.ZooKeeper(t)
 	d := staticApps(t)[0]
 	a := d.decode(t)
-	port := testenv.FreePort(t)
-	startTask(t, a, map[string]string{
-		"HOST":       "127.0.0.1",
-		"PORT0":      fmt.Sprint(port),
-		"PORT":       fmt.Sprint(port),
-		"MRR_ZK":     zk.Addr() + testenv.Root(t),
-		"MRR_MASTER": "local:1",
-	})
+	root := testenv.Root(t)
+	var ports []int
+	for i := 0; i < a.Instances; i++ {
+		port := testenv.FreePort(t)
+		ports = append(ports, port)
+		startTask(t, a, map[string]string{
+			"HOST":       "127.0.0.1",
+			"PORT0":      fmt.Sprint(port),
+			"PORT":       fmt.Sprint(port),
+			"MRR_ZK":     zk.Addr() + root,
+			"MRR_MASTER": "local:1",
+		})
+	}
+	checked := 0
 	for _, hc := range a.HealthChecks {
 		if !strings.Contains(hc.Protocol, "HTTP") {
 			continue
 		}
-		u := fmt.Sprintf("http://127.0.0.1:%d%s", port, hc.Path)
-		pollUntil(t, 60*time.Second, "GET "+u, func() error {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			_, _ = io.Copy(io.Discard, resp.Body)
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("%s", resp.Status)
-			}
-			return nil
-		})
+		checked++
+		for _, port := range ports {
+			u := fmt.Sprintf("http://127.0.0.1:%d%s", port, hc.Path)
+			pollUntil(t, 60*time.Second, "GET "+u, func() error { return wantStatus(u, http.StatusOK) })
+		}
 	}
+	if checked == 0 {
+		t.Fatal("mrr-sched.json has no HTTP health check")
+	}
+	// Exactly one instance leads: /readyz is 200 there and 503 on the
+	// standby.
+	pollUntil(t, 60*time.Second, "exactly one ready leader", func() error {
+		ready := 0
+		for _, port := range ports {
+			err := wantStatus(fmt.Sprintf("http://127.0.0.1:%d/readyz", port), http.StatusOK)
+			if err == nil {
+				ready++
+			}
+		}
+		if ready != 1 {
+			return fmt.Errorf("%d of %d schedulers ready", ready, len(ports))
+		}
+		return nil
+	})
+}
+
+// wantStatus GETs u and reports an error unless it answers code.
+func wantStatus(u string, code int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != code {
+		return fmt.Errorf("GET %s: %s, want %d", u, resp.Status, code)
+	}
+	return nil
 }
