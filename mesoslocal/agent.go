@@ -1,7 +1,6 @@
 package mesoslocal
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -232,9 +231,6 @@ func (c *Cluster) StopAgent(i int, killExecutors bool) error {
 	for _, s := range streams {
 		s.close()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_ = srv.Shutdown(ctx)
 	_ = srv.Close()
 	return nil
 }

@@ -134,11 +134,20 @@ func TestAgentDisconnectWithoutCheckpoint(t *testing.T) {
 	forEachCodec(t, func(t *testing.T, codec string) {
 		c := startCluster(t, func(cfg *Config) { cfg.AgentRemovalTimeout = time.Minute })
 		s := startScheduler(t, c, codec)
-		o := offerOn(t, c, s.waitOffers(), 0)
+		offers := s.waitOffers()
+		o := offerOn(t, c, offers, 0)
 		s.mustCall(launch([]mesos.Offer{o}, executorTask(t, o.AgentID, "d1", "run", codec)))
 		s.waitUpdate("d1", mesos.TASK_RUNNING)
+		// The leftover of agent 0 is offered again; stopping the agent rescinds it.
+		left := s.next(10*time.Second, "an offer of the leftover on agent 0", func(e *scheduler.Event) bool {
+			return e.Type == scheduler.Event_OFFERS && e.Offers.Offers[0].AgentID == o.AgentID
+		}).Offers.Offers[0]
 		if err := c.StopAgent(0, false); err != nil {
 			t.Fatal(err)
+		}
+		r := s.next(5*time.Second, "RESCIND", func(e *scheduler.Event) bool { return e.Type == scheduler.Event_RESCIND }).Rescind
+		if r.OfferID != left.ID {
+			t.Errorf("rescinded %s, want %s", r.OfferID.Value, left.ID.Value)
 		}
 		st := s.waitUpdate("d1", mesos.TASK_LOST)
 		if st.GetReason() != mesos.REASON_AGENT_DISCONNECTED {

@@ -191,13 +191,11 @@ func (c *Cluster) Close() error {
 	for _, s := range streams {
 		s.close()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
+	// Close, not Shutdown: streams never go idle, and a dying master owes
+	// its clients nothing more.
 	for _, srv := range servers {
-		_ = srv.Shutdown(ctx)
 		_ = srv.Close()
 	}
-	_ = c.srv.Shutdown(ctx)
 	_ = c.srv.Close()
 	done := make(chan struct{})
 	go func() { c.wg.Wait(); close(done) }()
