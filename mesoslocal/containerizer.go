@@ -420,6 +420,9 @@ func (c *Cluster) killCommandTask(t *task, policy *mesos.KillPolicy) {
 	if policy != nil && policy.GracePeriod != nil {
 		grace = time.Duration(policy.GracePeriod.Nanoseconds)
 	}
+	if t.fw.hasCapability(mesos.FrameworkInfo_Capability_TASK_KILLING_STATE) && t.agentState != mesos.TASK_KILLING {
+		c.statusUpdate(t, agentStatus(t, mesos.TASK_KILLING, mesos.SOURCE_EXECUTOR, nil, "Command is being killed"))
+	}
 	killGroup(ex.pid, syscall.SIGTERM)
 	if ex.killTimer != nil {
 		ex.killTimer.Stop()

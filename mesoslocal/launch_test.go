@@ -194,3 +194,26 @@ func TestDeclineSuppressRevive(t *testing.T) {
 		}
 	})
 }
+
+// An executor that ignores SHUTDOWN is killed after its grace period; its
+// live tasks fail.
+func TestShutdownGracePeriod(t *testing.T) {
+	forEachCodec(t, func(t *testing.T, codec string) {
+		c := startCluster(t, nil)
+		s := startScheduler(t, c, codec)
+		o := s.waitOffers()[0]
+		task := executorTask(t, o.AgentID, "sg", "run", codec, mesos.Environment_Variable{Name: "TESTEXEC_IGNORE_SHUTDOWN", Value: proto.String("1")})
+		task.Executor.ShutdownGracePeriod = &mesos.DurationInfo{Nanoseconds: int64(300 * time.Millisecond)}
+		s.mustCall(launch([]mesos.Offer{o}, task))
+		s.waitUpdate("sg", mesos.TASK_RUNNING)
+		s.mustCall(calls.Shutdown("ex-sg", o.AgentID.Value))
+		st := s.waitUpdate("sg", mesos.TASK_FAILED)
+		if st.GetReason() != mesos.REASON_EXECUTOR_TERMINATED || st.GetSource() != mesos.SOURCE_AGENT {
+			t.Errorf("reason %v source %v", st.GetReason(), st.GetSource())
+		}
+		f := s.next(5*time.Second, "FAILURE", func(e *scheduler.Event) bool { return e.Type == scheduler.Event_FAILURE }).Failure
+		if f.GetStatus() != 9 {
+			t.Errorf("FAILURE status %d, want 9 (killed by SIGKILL)", f.GetStatus())
+		}
+	})
+}

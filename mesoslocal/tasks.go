@@ -80,6 +80,18 @@ func (c *Cluster) launch(fw *framework, a *agent, exInfo *mesos.ExecutorInfo, in
 	if command {
 		ex.commandTask = batch.tasks[0]
 	}
+	if ex.shuttingDown {
+		// The executor is going away: the agent drops the tasks.
+		state := mesos.TASK_LOST
+		if fw.partitionAware() {
+			state = mesos.TASK_DROPPED
+		}
+		reason := mesos.REASON_EXECUTOR_TERMINATED
+		for _, t := range batch.tasks {
+			c.statusUpdate(t, agentStatus(t, state, mesos.SOURCE_AGENT, &reason, "Executor terminating"))
+		}
+		return
+	}
 	if ex.stream != nil {
 		ex.deliver(batch)
 	} else {

@@ -9,7 +9,8 @@
 //
 // Framework messages: "exit:N" exits with status N; anything else is echoed
 // back as "echo:<data>". TESTEXEC_CODEC=json|protobuf picks the codec;
-// TESTEXEC_NO_SUBSCRIBE=1 never subscribes.
+// TESTEXEC_NO_SUBSCRIBE=1 never subscribes; TESTEXEC_IGNORE_SHUTDOWN=1
+// ignores SHUTDOWN.
 package main
 
 import (
@@ -157,6 +158,10 @@ func handle(st *state, e *executor.Event) {
 			log.Printf("send message: %v", err)
 		}
 	case executor.Event_SHUTDOWN:
+		if os.Getenv("TESTEXEC_IGNORE_SHUTDOWN") == "1" {
+			log.Printf("SHUTDOWN ignored")
+			return
+		}
 		for id := range st.running {
 			update(st, mesos.TaskID{Value: id}, mesos.TASK_KILLED, "shutdown")
 		}
