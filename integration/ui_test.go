@@ -185,6 +185,11 @@ func TestDashboard(t *testing.T) {
 	b.waitJS(20*time.Second, "live and empty list",
 		`document.getElementById('conn').dataset.state === 'live' && !document.getElementById('list-empty').hidden`, pageState)
 	b.shot("empty-list")
+	// Anything the Content-Security-Policy blocks from here on (inline
+	// styles, scripts) is a bug: report it as an error.
+	if _, err := b.eval(`document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + (e.blockedURI || e.sample))), 'ok'`); err != nil {
+		t.Fatal(err)
+	}
 
 	// The API's validation message appears in the form, on the field.
 	b.do("open the create form", chromedp.Click(chromedp.ID("new-btn")))
