@@ -8,7 +8,6 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
-	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 
 	"github.com/mrredis/mrredis/internal/execproto"
@@ -367,4 +366,3 @@ func (l *leaderLoop) mesosAction(ctx context.Context, a Action) {
 	}
 }
 
-var _ = scheduler.Call_ACCEPT
