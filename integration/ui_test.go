@@ -215,6 +215,15 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("proxy port tile shows %q", got)
 	}
 
+	// The list shows it too; its name leads back to its page.
+	b.do("go to the list", chromedp.Click(chromedp.CSS(`.crumbs a[href="#/"]`)))
+	row := `document.querySelector('#list-body tr[data-name="` + name + `"]')`
+	b.waitJS(10*time.Second, "the instance in the list",
+		row+` !== null && `+row+`.textContent.includes('RUNNING') && `+row+`.textContent.includes('1 of 1') && `+row+`.textContent.includes('localhost:')`, pageState)
+	b.shot("list-running")
+	b.do("back to the instance", chromedp.Click(chromedp.CSS(`#list-body a.name-link`)))
+	b.waitJS(10*time.Second, "the instance page again", `location.hash === '#/instances/`+name+`' && `+text("inst-state")+` === 'RUNNING'`, pageState)
+
 	b.do("phone viewport", chromedp.EmulateViewport(390, 844))
 	b.shot("instance-running-phone")
 	b.do("laptop viewport", chromedp.EmulateViewport(1366, 900))
