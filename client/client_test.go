@@ -253,3 +253,21 @@ func TestStateError(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReadEvents checks that any stream parses without panicking and that
+// every event carries only what data lines said.
+func FuzzReadEvents(f *testing.F) {
+	f.Add("data: {\"kind\":\"instance\"}\n\n")
+	f.Add("event: x\r\ndata:a\r\ndata: b\r\n\r\n: c\n\ndata")
+	f.Add("\n\n\ndata:\n\n")
+	f.Fuzz(func(t *testing.T, stream string) {
+		_ = readEvents(strings.NewReader(stream), func(d string) bool {
+			for _, line := range strings.Split(d, "\n") {
+				if !strings.Contains(stream, line) {
+					t.Fatalf("event data line %q is not in the stream %q", line, stream)
+				}
+			}
+			return true
+		})
+	})
+}
