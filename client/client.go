@@ -28,6 +28,9 @@ type Client struct {
 	http    *http.Client
 	stream  *http.Client // for the event stream: no overall timeout
 	agent   string
+	// streamIdle is how long the event stream may stay silent before it
+	// is taken for dead.
+	streamIdle time.Duration
 }
 
 // Option changes how a Client works.
@@ -44,6 +47,13 @@ func WithTimeout(d time.Duration) Option {
 	return func(c *Client) { c.http = &http.Client{Timeout: d, Transport: c.http.Transport} }
 }
 
+// WithStreamIdleTimeout sets how long the event stream may carry nothing
+// (not even the scheduler's keepalive, sent every 15 s) before Events
+// closes it as dead. The default is 45 s.
+func WithStreamIdleTimeout(d time.Duration) Option {
+	return func(c *Client) { c.streamIdle = d }
+}
+
 // WithUserAgent sets the User-Agent header of every request.
 func WithUserAgent(ua string) Option {
 	return func(c *Client) { c.agent = ua }
@@ -55,9 +65,10 @@ func WithUserAgent(ua string) Option {
 // saying why (ParseBaseURL checks it up front).
 func New(baseURL string, opts ...Option) *Client {
 	c := &Client{
-		http:   &http.Client{Timeout: 30 * time.Second},
-		stream: &http.Client{},
-		agent:  "mrr-client",
+		http:       &http.Client{Timeout: 30 * time.Second},
+		stream:     &http.Client{},
+		agent:      "mrr-client",
+		streamIdle: 45 * time.Second,
 	}
 	c.base, c.baseErr = ParseBaseURL(baseURL)
 	for _, o := range opts {

@@ -271,3 +271,49 @@ func FuzzReadEvents(f *testing.F) {
 		})
 	})
 }
+
+// TestSilentStreamIsClosed: a connection that stays open but carries
+// nothing (a partition that never closed it) ends the event stream, so
+// that callers such as Wait reconnect.
+func TestSilentStreamIsClosed(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	hold := make(chan struct{})
+	defer close(hold)
+	go func() {
+		conn, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		buf := make([]byte, 4096)
+		_, _ = conn.Read(buf) // the request
+		_, _ = conn.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n" +
+			"data: {\"kind\":\"deleted\",\"name\":\"a\"}\n\n"))
+		<-hold // then silence, connection open
+	}()
+	c := New("http://"+l.Addr().String(), WithStreamIdleTimeout(200*time.Millisecond))
+	events, err := c.Events(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []model.Event
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				if len(got) != 1 || got[0].Name != "a" {
+					t.Errorf("events before the stream closed: %+v", got)
+				}
+				return
+			}
+			got = append(got, ev)
+		case <-deadline:
+			t.Fatal("a silent stream was not closed")
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/mrredis/mrredis/internal/model"
 )
@@ -47,10 +48,16 @@ func (c *Client) Events(ctx context.Context) (<-chan model.Event, error) {
 	go func() {
 		defer close(ch)
 		defer resp.Body.Close()
-		// Closing the body is what unblocks a read when ctx ends first.
+		// Closing the body is what unblocks a read when ctx ends first, or
+		// when the connection went silent: the scheduler writes a
+		// keepalive every 15 s, so a stream quiet for much longer is dead
+		// (e.g. a network partition that never closed the connection).
 		stop := context.AfterFunc(ctx, func() { resp.Body.Close() })
 		defer stop()
-		err := readEvents(resp.Body, func(data string) bool {
+		idle := time.AfterFunc(c.streamIdle, func() { resp.Body.Close() })
+		defer idle.Stop()
+		body := &activityReader{r: resp.Body, onRead: func() { idle.Reset(c.streamIdle) }}
+		err := readEvents(body, func(data string) bool {
 			var ev model.Event
 			if err := json.Unmarshal([]byte(data), &ev); err != nil {
 				slog.Warn("event stream: skipping an event that is not JSON", "err", err)
@@ -68,6 +75,20 @@ func (c *Client) Events(ctx context.Context) (<-chan model.Event, error) {
 		}
 	}()
 	return ch, nil
+}
+
+// activityReader calls onRead whenever bytes arrive.
+type activityReader struct {
+	r      io.Reader
+	onRead func()
+}
+
+func (a *activityReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if n > 0 {
+		a.onRead()
+	}
+	return n, err
 }
 
 // readEvents parses a text/event-stream body and calls emit with the data
