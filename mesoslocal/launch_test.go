@@ -217,3 +217,80 @@ func TestShutdownGracePeriod(t *testing.T) {
 		}
 	})
 }
+
+// Tasks naming the same executor share one process; a different
+// ExecutorInfo under that id is an invalid task.
+func TestExecutorShared(t *testing.T) {
+	forEachCodec(t, func(t *testing.T, codec string) {
+		c := startCluster(t, nil)
+		s := startScheduler(t, c, codec)
+		o := offerOn(t, c, s.waitOffers(), 0)
+		a := executorTask(t, o.AgentID, "s-a", "run", codec)
+		b := executorTask(t, o.AgentID, "s-b", "run", codec)
+		b.Executor = a.Executor
+		s.mustCall(launch([]mesos.Offer{o}, a, b))
+		s.waitUpdate("s-a", mesos.TASK_RUNNING)
+		s.waitUpdate("s-b", mesos.TASK_RUNNING)
+		c.mu.Lock()
+		n := len(c.agents[0].executors)
+		c.mu.Unlock()
+		if n != 1 {
+			t.Errorf("%d executors on the agent, want 1 shared", n)
+		}
+		o = s.next(10*time.Second, "an offer on agent 0", func(e *scheduler.Event) bool {
+			return e.Type == scheduler.Event_OFFERS && e.Offers.Offers[0].AgentID == o.AgentID
+		}).Offers.Offers[0]
+		if len(o.ExecutorIDs) != 1 || o.ExecutorIDs[0].Value != "ex-s-a" {
+			t.Errorf("offer executor_ids %v, want [ex-s-a]", o.ExecutorIDs)
+		}
+		other := executorTask(t, o.AgentID, "s-c", "run", codec)
+		other.Executor.ExecutorID = a.Executor.ExecutorID
+		other.Executor.Name = proto.String("a different executor")
+		s.mustCall(launch([]mesos.Offer{o}, other))
+		st := s.waitUpdate("s-c", mesos.TASK_ERROR)
+		if !strings.Contains(st.GetMessage(), "not compatible") {
+			t.Errorf("message %q", st.GetMessage())
+		}
+	})
+}
+
+// A task killed before its executor subscribed is killed by the agent, and
+// the executor with nothing left to run is destroyed.
+func TestKillBeforeDelivery(t *testing.T) {
+	forEachCodec(t, func(t *testing.T, codec string) {
+		c := startCluster(t, nil)
+		s := startScheduler(t, c, codec)
+		o := s.waitOffers()[0]
+		task := executorTask(t, o.AgentID, "kq", "run", codec, mesos.Environment_Variable{Name: "TESTEXEC_NO_SUBSCRIBE", Value: proto.String("1")})
+		s.mustCall(launch([]mesos.Offer{o}, task))
+		s.mustCall(calls.Kill("kq", ""))
+		st := s.waitUpdate("kq", mesos.TASK_KILLED)
+		if st.GetReason() != mesos.REASON_TASK_KILLED_DURING_LAUNCH || st.GetSource() != mesos.SOURCE_AGENT {
+			t.Errorf("reason %v source %v", st.GetReason(), st.GetSource())
+		}
+		waitFor(t, 10*time.Second, "the idle executor destroyed", func() bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			for _, a := range c.agents {
+				if len(a.executors) > 0 {
+					return false
+				}
+			}
+			return true
+		})
+	})
+}
+
+func TestCommandTaskArgv(t *testing.T) {
+	forEachCodec(t, func(t *testing.T, codec string) {
+		c := startCluster(t, nil)
+		s := startScheduler(t, c, codec)
+		o := s.waitOffers()[0]
+		task := commandTask(o.AgentID, "argv", "sh")
+		task.Command.Shell = proto.Bool(false)
+		task.Command.Arguments = []string{"sh", "-c", `test "$GREETING" = hello`}
+		task.Command.Environment = &mesos.Environment{Variables: []mesos.Environment_Variable{{Name: "GREETING", Value: proto.String("hello")}}}
+		s.mustCall(launch([]mesos.Offer{o}, task))
+		s.waitUpdate("argv", mesos.TASK_FINISHED)
+	})
+}
