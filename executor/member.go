@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -270,6 +271,54 @@ func (m *Member) Follow(host string, port int) (int64, error) {
 		return 0, fmt.Errorf("replicaof %s %d: %w", host, port, err)
 	}
 	return replOffset(c)
+}
+
+// FailoverTo hands mastership from this master to its connected replica
+// at host:port with Redis' FAILOVER command: writes pause, the replica
+// catches up, becomes master, and this member becomes its replica. Unlike
+// Promote on the replica, no acknowledged write can be lost. It returns
+// this member's replication offset once the switch is done, or an error
+// when the replica did not catch up within timeout (redis then resumes as
+// master and nothing changed).
+func (m *Member) FailoverTo(host string, port int, timeout time.Duration) (int64, error) {
+	if !hostRE.MatchString(host) || port <= 0 || port > 65535 {
+		return 0, fmt.Errorf("failover: %q port %d is not a valid replica address", host, port)
+	}
+	// Redis names replicas by the IP they announce (their bind address).
+	if net.ParseIP(host) == nil {
+		ips, err := net.LookupIP(host)
+		if err != nil || len(ips) == 0 {
+			return 0, fmt.Errorf("failover: resolve replica host %q: %v", host, err)
+		}
+		host = ips[0].String()
+	}
+	c, err := m.admin()
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	ms := strconv.FormatInt(max(timeout.Milliseconds(), 1), 10)
+	if _, err := c.doString("FAILOVER", "TO", host, strconv.Itoa(port), "TIMEOUT", ms); err != nil {
+		return 0, fmt.Errorf("failover to %s:%d: %w", host, port, err)
+	}
+	deadline := time.Now().Add(timeout + adminTimeout)
+	for {
+		text, err := c.doString("INFO", "replication")
+		if err != nil {
+			return 0, fmt.Errorf("failover to %s:%d: %w", host, port, err)
+		}
+		info := ParseInfo(text)
+		state := info["master_failover_state"]
+		switch {
+		case roleOf(info) == model.RoleReplica && state == "no-failover":
+			return StatsFromInfo(info).ReplOffset, nil
+		case roleOf(info) == model.RoleMaster && state == "no-failover":
+			return 0, fmt.Errorf("failover to %s:%d abandoned by redis (replica not in sync within %s)", host, port, timeout)
+		case time.Now().After(deadline):
+			return 0, fmt.Errorf("failover to %s:%d still %q after %s", host, port, state, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // SetMaxMemory changes maxmemory at runtime and returns the replication

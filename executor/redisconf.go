@@ -139,6 +139,11 @@ func RenderConfig(c MemberConfig) (string, error) {
 	// A new or re-pointed replica syncs at once; redis' default waits 5 s
 	// for more replicas to share one diskless transfer.
 	line("repl-diskless-sync-delay 0")
+	// Masters list their replicas by the address replicas announce; the
+	// bind address is the one others reach (FAILOVER TO needs it).
+	if ip := net.ParseIP(c.Bind); ip != nil && !ip.IsUnspecified() {
+		line("replica-announce-ip", c.Bind)
+	}
 	line("maxmemory", strconv.Itoa(d.MaxMemoryMB)+"mb")
 	line("maxmemory-policy", policy)
 
