@@ -9,8 +9,10 @@
 //     StartMember starts redis-server as a child in its own process group
 //     with Pdeathsig SIGKILL (no redis outlives its executor); a Member
 //     offers WaitReady, Exited/ExitInfo (from the process Wait, no polling),
-//     Stats, Promote, Follow, SetMaxMemory, Stop (graceful SHUTDOWN, then
-//     SIGKILL of the group after the grace period) and Kill.
+//     Stats, Promote, Follow, SetMaxMemory, FailoverTo (Redis FAILOVER: a
+//     switchover that loses no acknowledged write; not yet reachable
+//     through execproto), Stop (graceful SHUTDOWN, then SIGKILL of the
+//     group after the grace period) and Kill.
 //   - The Mesos executor (executor.go, updates.go, config.go): Run reads the
 //     MESOS_* environment, subscribes to the agent with mesos-go's httpexec,
 //     and owns all task state in one goroutine. The wire format to the
@@ -49,5 +51,6 @@
 //   - persistence none: save "" and appendonly no; aof: appendonly yes,
 //     everysec, no RDB snapshots; rdb: the classic save points.
 //   - repl-diskless-sync-delay 0, so a new or re-pointed replica syncs at
-//     once rather than after redis' default 5 s.
+//     once rather than after redis' default 5 s; replica-announce-ip is the
+//     bind address, so masters list replicas by their reachable address.
 package executor
