@@ -96,6 +96,10 @@ func TestMasterSwitchUnderLoad(t *testing.T) {
 	for _, want := range []string{"*3", "$9", "subscribe", "$2", "ch", ":1"} {
 		subscriber.expect(want)
 	}
+	resp3 := viaProxy(t, port, &redis.Options{PoolSize: 1}) // go-redis says HELLO 3
+	if err := resp3.HSet(ctx, "h", "f", "v").Err(); err != nil {
+		t.Fatal(err)
+	}
 	blocked := dialRaw(t, port)
 	blocked.send("BLPOP nothing 30\r\n")
 	waitBlocked(t, direct(t, oldM, pw), 1)
@@ -174,6 +178,14 @@ func TestMasterSwitchUnderLoad(t *testing.T) {
 		if v, _ := do.Get(ctx, fmt.Sprintf("idle:%d", i)).Result(); v != "before" {
 			t.Fatalf("idle:%d on the old master = %q, want before", i, v)
 		}
+	}
+	// The RESP3 connection moved too, still speaking RESP3.
+	if m, err := resp3.HGetAll(ctx, "h").Result(); err != nil || m["f"] != "v" {
+		t.Fatalf("HGETALL after the switch: %v %v", m, err)
+	}
+	if info, err := resp3.Do(ctx, "CLIENT", "INFO").Text(); err != nil || !strings.Contains(info, "resp=3") ||
+		!strings.Contains(info, "laddr="+newM.Addr) {
+		t.Fatalf("CLIENT INFO after the switch: %q %v", info, err)
 	}
 	// The selected database moved with the connection.
 	inDB2.send("GET k2\r\n")
