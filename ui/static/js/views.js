@@ -66,7 +66,7 @@ export function renderList(store) {
   setText($('tile-ops'), store.synced || list.length ? int(ops) : '–');
 }
 
-function memberRow(v, m, now) {
+function memberRow(m, now) {
   const isMaster = m.role === 'master';
   const lag = isMaster ? '–' : `${bytes(m.lag_bytes || 0)}${m.link_up ? '' : ' · link down'}`;
   const state = h('td', { 'data-label': 'State' }, m.state || '–');
@@ -141,7 +141,7 @@ export function renderInstance(store, name) {
     if ((a.role === 'master') !== (b.role === 'master')) return a.role === 'master' ? -1 : 1;
     return a.task_id.localeCompare(b.task_id);
   });
-  $('members-body').replaceChildren(...members.map((mm) => memberRow(v, mm, now)));
+  $('members-body').replaceChildren(...members.map((mm) => memberRow(mm, now)));
   const running = members.filter((mm) => mm.state === 'TASK_RUNNING').length;
   setText($('members-summary'), `${running} of ${v.replicas + 1} running`);
 
