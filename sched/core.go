@@ -31,7 +31,11 @@ type Core struct {
 	instances map[string]*instState
 	// dead are task ids the core gave up on (lost, replaced, killed): if
 	// one of them reports running again it is killed.
-	dead    map[string]bool
+	dead map[string]bool
+	// kills are tasks told to die that have not reported a terminal state:
+	// the kill is repeated, because an agent that is just coming back may
+	// drop it.
+	kills   map[string]*pendingKill
 	wanting bool // offers are revived; false means suppressed
 	seq     int64
 	cmdSeq  int64
@@ -86,13 +90,51 @@ type failoverOp struct {
 	tried      map[string]bool
 }
 
+type pendingKill struct {
+	instance, agentID string
+	sent              time.Time
+	wait              time.Duration
+}
+
+// kill returns a Kill and remembers it for repeating.
+func (c *Core) kill(instance, taskID, agentID string, now time.Time) Action {
+	k := c.kills[taskID]
+	if k == nil {
+		k = &pendingKill{instance: instance, agentID: agentID, wait: c.cfg.KillRetry}
+		c.kills[taskID] = k
+	}
+	k.sent = now
+	return Action{Kind: ActKill, Instance: instance, TaskID: taskID, AgentID: agentID}
+}
+
+// repeatKills re-sends kills not confirmed in time, waiting longer each time.
+func (c *Core) repeatKills(now time.Time) []Action {
+	var acts []Action
+	ids := make([]string, 0, len(c.kills))
+	for id := range c.kills {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		k := c.kills[id]
+		if now.Sub(k.sent) < k.wait {
+			continue
+		}
+		if k.wait < time.Minute {
+			k.wait *= 2
+		}
+		acts = append(acts, c.kill(k.instance, id, k.agentID, now))
+	}
+	return acts
+}
+
 // followRetry is how long a member may keep acting as master after being
 // told to follow before it is told again.
 const followRetry = 3 * time.Second
 
 // NewCore returns an empty core.
 func NewCore(cfg CoreConfig) *Core {
-	return &Core{cfg: cfg, instances: map[string]*instState{}, dead: map[string]bool{}}
+	return &Core{cfg: cfg, instances: map[string]*instState{}, dead: map[string]bool{}, kills: map[string]*pendingKill{}}
 }
 
 // Load puts an instance read from the store into the core, replacing what
@@ -267,15 +309,21 @@ func (c *Core) Offers(offers []Offer, now time.Time) []Action {
 
 // Update handles a task status update.
 func (c *Core) Update(u TaskUpdate, now time.Time) []Action {
+	if isTerminal(u.State) {
+		delete(c.kills, u.TaskID)
+	}
 	is, ms := c.findTask(u.TaskID)
 	if ms == nil {
 		if isTerminal(u.State) || isGoneForNow(u.State) {
 			return nil
 		}
+		if k := c.kills[u.TaskID]; k != nil && now.Sub(k.sent) < c.cfg.KillRetry {
+			return nil // a kill is on its way
+		}
 		// A task we do not own (replaced after TASK_LOST, or left from a
 		// deleted instance) is running: stop it before anything routes to it.
 		c.dead[u.TaskID] = true
-		return []Action{{Kind: ActKill, TaskID: u.TaskID, AgentID: u.AgentID}}
+		return []Action{c.kill("", u.TaskID, u.AgentID, now)}
 	}
 	ms.m.State = u.State
 	ms.m.Reason = u.Reason
@@ -299,7 +347,7 @@ func (c *Core) Update(u TaskUpdate, now time.Time) []Action {
 	var acts []Action
 	if ms.killing && !isTerminal(u.State) && !isGoneForNow(u.State) {
 		// Still alive after a kill (a master that came back): kill again.
-		acts = append(acts, Action{Kind: ActKill, Instance: is.inst.Name, TaskID: u.TaskID, AgentID: ms.m.AgentID})
+		acts = append(acts, c.kill(is.inst.Name, u.TaskID, ms.m.AgentID, now))
 	}
 	if isTerminal(u.State) || isGoneForNow(u.State) {
 		c.dead[u.TaskID] = true
@@ -396,7 +444,7 @@ func (c *Core) Ping(name, taskID string, ok bool, now time.Time) []Action {
 // Tick checks timeouts: stale executor stats, unanswered promotes, and
 // switchovers that wait for a replica to catch up.
 func (c *Core) Tick(now time.Time) []Action {
-	var acts []Action
+	acts := c.repeatKills(now)
 	for _, is := range c.sorted() {
 		if is.inst.State == model.StateDeleting {
 			continue

@@ -712,3 +712,32 @@ func TestRogueMasterIsToldToFollow(t *testing.T) {
 		t.Fatalf("follow resent within %s", followRetry)
 	}
 }
+
+func TestKillRepeatedUntilConfirmed(t *testing.T) {
+	h := newHarness(t, DefaultCoreConfig())
+	h.bringUp("k", 64, 1, 3)
+	is := h.c.instances["k"]
+	old := is.inst.MasterTask
+	h.do(h.c.Update(TaskUpdate{TaskID: old, State: "TASK_UNREACHABLE"}, h.now))
+	// The lost master comes back: killed, and the kill repeated until it dies.
+	acts := h.c.Update(TaskUpdate{TaskID: old, State: "TASK_RUNNING"}, h.now)
+	if len(find(acts, ActKill)) != 1 {
+		t.Fatalf("want a kill, got %v", kinds(acts))
+	}
+	var sent []time.Duration
+	start := h.now
+	for i := 0; i < 100; i++ {
+		h.step(100 * time.Millisecond)
+		if k := find(h.c.Tick(h.now), ActKill); len(k) == 1 && k[0].TaskID == old {
+			sent = append(sent, h.now.Sub(start))
+		}
+	}
+	if len(sent) != 2 || sent[0] != 3*time.Second || sent[1] != 9*time.Second {
+		t.Fatalf("kill repeats at %v, want [3s 9s]", sent)
+	}
+	h.c.Update(TaskUpdate{TaskID: old, State: "TASK_KILLED"}, h.now)
+	h.step(time.Minute)
+	if k := find(h.c.Tick(h.now), ActKill); len(k) != 0 {
+		t.Fatalf("kill repeated after the task died: %+v", k)
+	}
+}

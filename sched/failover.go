@@ -75,7 +75,7 @@ func (c *Core) startFailover(is *instState, cause string, now time.Time) []Actio
 		if old.live() {
 			old.killing = true
 			c.dead[old.m.TaskID] = true
-			acts = append(acts, Action{Kind: ActKill, Instance: is.inst.Name, TaskID: old.m.TaskID, AgentID: old.m.AgentID})
+			acts = append(acts, c.kill(is.inst.Name, old.m.TaskID, old.m.AgentID, now))
 		}
 	}
 	if is.master != "" && fo.oldAddr == "" {

@@ -42,6 +42,11 @@ type world struct {
 }
 
 func newWorld(t *testing.T, agents int) *world {
+	return newWorldWith(t, mesoslocal.Config{Agents: agents})
+}
+
+func newWorldWith(t *testing.T, mcfg mesoslocal.Config) *world {
+	agents := mcfg.Agents
 	t.Helper()
 	testenv.NeedProcesses(t)
 	w := &world{t: t}
@@ -68,9 +73,8 @@ func newWorld(t *testing.T, agents int) *world {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	mlog := slog.New(slog.NewTextHandler(io.Discard, nil))
-	w.mesos, err = mesoslocal.Start(ctx, mesoslocal.Config{
-		Listen: "127.0.0.1:0", Agents: agents, AgentIPs: testenv.LoopbackIPs(agents), MemMB: 2048, Logger: mlog,
-	})
+	mcfg.Listen, mcfg.AgentIPs, mcfg.MemMB, mcfg.Logger = "127.0.0.1:0", testenv.LoopbackIPs(agents), 2048, mlog
+	w.mesos, err = mesoslocal.Start(ctx, mcfg)
 	if err != nil {
 		t.Fatalf("start local mesos: %v", err)
 	}
@@ -578,4 +582,62 @@ func firstEvent(t *testing.T, base string) model.Event {
 	}
 	t.Fatalf("no event: %v", sc.Err())
 	return model.Event{}
+}
+
+// TestAgentLoss: the master's agent goes away while its redis-server
+// keeps running. The scheduler fails over on TASK_UNREACHABLE; when the
+// agent comes back and re-registers the old master, it is killed, and
+// /master never points at it again.
+func TestAgentLoss(t *testing.T) {
+	w := newWorldWith(t, mesoslocal.Config{Agents: 3, AgentRemovalTimeout: 2 * time.Second})
+	r := w.startScheduler(func(c *Config) { c.PingMisses = 1000 }) // leave detection to Mesos
+	base := r.s.URL()
+	ctx := context.Background()
+	if code, body := httpDo(t, base, http.MethodPost, "/api/v1/instances", model.Spec{Name: "al", MemoryMB: 16, Replicas: 1}); code != 202 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	v := waitRunning(t, base, "al", 1, 40*time.Second)
+	agent := -1
+	for i, a := range w.mesos.Agents() {
+		if a.Hostname+":"+strconv.Itoa(v.Members[0].Port) == v.Master {
+			agent = i
+		}
+	}
+	if agent < 0 {
+		t.Fatalf("master %s on no agent of %+v", v.Master, w.mesos.Agents())
+	}
+	old := v.Master
+	if err := w.mesos.StopAgent(agent, false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "failover after agent loss", func() (bool, string) {
+		m, _, err := w.store.GetMaster(ctx, "al")
+		return err == nil && m != old, m
+	})
+	// The old master still runs on the lost host.
+	if err := testenv.WaitTCP(old, time.Second); err != nil {
+		t.Fatalf("old master should still run while its agent is away: %v", err)
+	}
+	v = waitRunning(t, base, "al", 1, 40*time.Second)
+	if err := w.mesos.StartAgent(agent); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 40*time.Second, "old master killed after its agent returns", func() (bool, string) {
+		err := testenv.WaitTCP(old, 100*time.Millisecond)
+		return err != nil, fmt.Sprint(err)
+	})
+	if m, _, _ := w.store.GetMaster(ctx, "al"); m == old {
+		t.Fatal("/master points at the old master again")
+	}
+	v = waitRunning(t, base, "al", 1, 20*time.Second)
+	if v.Master == old || v.Failovers != 1 {
+		t.Fatalf("after the agent returned: master %s failovers %d", v.Master, v.Failovers)
+	}
+	if code, _ := httpDo(t, base, http.MethodDelete, "/api/v1/instances/al", nil); code != 202 {
+		t.Fatal("delete failed")
+	}
+	waitFor(t, 20*time.Second, "no redis-server left", func() (bool, string) {
+		n := len(redisUnder(w.mesos.WorkDir()))
+		return n == 0, fmt.Sprintf("%d processes", n)
+	})
 }

@@ -125,7 +125,7 @@ func (l *leaderLoop) loadAll(ctx context.Context) error {
 	now := time.Now()
 	core := NewCore(l.s.coreConfig())
 	if l.core != nil {
-		core.dead, core.wanting, core.seq, core.cmdSeq = l.core.dead, l.core.wanting, l.core.seq, l.core.cmdSeq
+		core.dead, core.kills, core.wanting, core.seq, core.cmdSeq = l.core.dead, l.core.kills, l.core.wanting, l.core.seq, l.core.cmdSeq
 	}
 	instVer, masterVer := map[string]int32{}, map[string]int32{}
 	names, err := l.store.ListInstances(ctx)
@@ -365,4 +365,3 @@ func (l *leaderLoop) mesosAction(ctx context.Context, a Action) {
 		mc.call(ctx, calls.Reconcile(calls.ReconcileTasks(nil)))
 	}
 }
-

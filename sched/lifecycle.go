@@ -39,7 +39,7 @@ func (c *Core) levelInstance(is *instState, now time.Time) []Action {
 			ms := is.members[id]
 			if !ms.killing {
 				ms.killing = true
-				acts = append(acts, Action{Kind: ActKill, Instance: name, TaskID: id, AgentID: ms.m.AgentID})
+				acts = append(acts, c.kill(name, id, ms.m.AgentID, now))
 			}
 		}
 		if len(is.members) == 0 {
@@ -99,7 +99,7 @@ func (c *Core) levelInstance(is *instState, now time.Time) []Action {
 			for _, id := range scaleDownVictims(is, extra) {
 				ms := is.members[id]
 				ms.killing = true
-				acts = append(acts, Action{Kind: ActKill, Instance: name, TaskID: id, AgentID: ms.m.AgentID})
+				acts = append(acts, c.kill(name, id, ms.m.AgentID, now))
 			}
 		}
 	}

@@ -124,6 +124,7 @@ type CoreConfig struct {
 	DeclineLong    time.Duration // refuse filter when nothing waits
 	RetryMin       time.Duration // first wait after a member failed to start
 	RetryMax       time.Duration // longest wait between start attempts
+	KillRetry      time.Duration // first wait before a kill without answer is repeated
 }
 
 // DefaultCoreConfig returns the defaults used by mrr-sched.
@@ -143,5 +144,6 @@ func DefaultCoreConfig() CoreConfig {
 		DeclineLong:    5 * time.Minute,
 		RetryMin:       time.Second,
 		RetryMax:       time.Minute,
+		KillRetry:      3 * time.Second,
 	}
 }
