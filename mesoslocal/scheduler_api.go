@@ -191,19 +191,24 @@ func (c *Cluster) schedulerCall(r *http.Request, call *scheduler.Call) *httpErro
 	case scheduler.Call_MESSAGE:
 		c.frameworkMessage(fw, call.Message)
 	case scheduler.Call_UPDATE_FRAMEWORK:
-		fw.info = mergeFrameworkInfo(fw, call.UpdateFramework.FrameworkInfo)
+		info := call.UpdateFramework.FrameworkInfo
+		if info.ID != nil && info.ID.Value != fw.id {
+			return errorf(http.StatusBadRequest, "'framework_info.id' differs from 'framework_id'")
+		}
+		if msg := validateFrameworkInfo(&info); msg != "" {
+			return errorf(http.StatusBadRequest, "%s", msg)
+		}
+		id := mesos.FrameworkID{Value: fw.id}
+		info.ID = &id
+		fw.info = info
+		fw.suppressed = len(call.UpdateFramework.SuppressedRoles) > 0 && containsAll(call.UpdateFramework.SuppressedRoles, frameworkRoles(&info))
+		c.allocate()
 	default:
 		// REQUEST, inverse offers and operation calls have nothing to act
 		// on here: there are no inverse offers or operations.
 		c.log.Debug("scheduler call ignored", "type", call.Type.String(), "framework", fw.id)
 	}
 	return nil
-}
-
-func mergeFrameworkInfo(fw *framework, info mesos.FrameworkInfo) mesos.FrameworkInfo {
-	id := mesos.FrameworkID{Value: fw.id}
-	info.ID = &id
-	return info
 }
 
 // validateFrameworkInfo returns why Mesos would refuse info after answering
