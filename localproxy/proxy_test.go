@@ -459,3 +459,41 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestMasterLost(t *testing.T) {
+	testenv.NeedProcesses(t)
+	a := testenv.StartRedis(t)
+	p := newTestProxy(t, nil)
+	port := serve(t, p, "fragile", "", a.Addr)
+	inFlight, idle := dialRaw(t, port), dialRaw(t, port)
+	idle.send("PING\r\n")
+	idle.expect("+PONG")
+	inFlight.send("BLPOP q 30\r\n")
+	waitBlocked(t, direct(t, a, ""), 1)
+
+	if err := a.Cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	inFlight.expect("-ERR mrredis: connection to the master was lost, command not executed or result unknown; retry")
+	// The idle connection's next command fails fast and clearly (the
+	// first may still have gone to the dying connection).
+	for i := 0; ; i++ {
+		idle.send("PING\r\n")
+		got, err := idle.line()
+		if err == nil && strings.HasPrefix(got, "-ERR mrredis: master of instance fragile is unreachable, command not executed; retry") {
+			break
+		}
+		if i > 0 || err != nil || !strings.HasPrefix(got, "-ERR mrredis: connection to the master was lost") {
+			t.Fatalf("command while the master is down: %q %v", got, err)
+		}
+	}
+	// The scheduler promotes another server: the same connections work.
+	b := testenv.StartRedis(t)
+	if err := p.SetMaster("fragile", b.Addr); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*rawConn{inFlight, idle} {
+		c.send("PING\r\n")
+		c.expect("+PONG")
+	}
+}
