@@ -671,6 +671,12 @@ func (e *Executor) runCommand(ctx context.Context, m *Member, c execproto.Comman
 		r.ReplOffset, err = m.Follow(c.MasterHost, c.MasterPort)
 	case execproto.OpSetMaxMemory:
 		r.ReplOffset, err = m.SetMaxMemory(c.MaxMemoryMB)
+	case execproto.OpFailoverTo:
+		timeout := time.Duration(c.TimeoutMS) * time.Millisecond
+		if timeout <= 0 {
+			timeout = 5 * time.Second
+		}
+		r.ReplOffset, err = m.FailoverTo(c.MasterHost, c.MasterPort, timeout)
 	default:
 		err = fmt.Errorf("unknown op %q", c.Op)
 	}

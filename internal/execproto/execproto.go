@@ -66,6 +66,10 @@ const (
 	OpPromote      = "promote"       // REPLICAOF NO ONE
 	OpFollow       = "follow"        // REPLICAOF MasterHost MasterPort
 	OpSetMaxMemory = "set-maxmemory" // CONFIG SET maxmemory
+	// OpFailoverTo is sent to a master for a planned switchover: Redis'
+	// FAILOVER TO pauses writes until the target replica has caught up,
+	// then swaps the two, so no acknowledged write is lost.
+	OpFailoverTo = "failover-to"
 )
 
 // Command is a scheduler -> executor framework message.
@@ -76,6 +80,7 @@ type Command struct {
 	MasterHost  string `json:"master_host,omitempty"`
 	MasterPort  int    `json:"master_port,omitempty"`
 	MaxMemoryMB int    `json:"maxmemory_mb,omitempty"`
+	TimeoutMS   int    `json:"timeout_ms,omitempty"` // failover-to: how long the replica may take to catch up
 }
 
 // Message kinds an executor sends up.
@@ -123,9 +128,9 @@ func DecodeCommand(b []byte) (Command, error) {
 	}
 	switch c.Op {
 	case OpPromote:
-	case OpFollow:
+	case OpFollow, OpFailoverTo:
 		if c.MasterHost == "" || c.MasterPort <= 0 || c.MasterPort > 65535 {
-			return c, fmt.Errorf("decode command: follow needs master_host and master_port")
+			return c, fmt.Errorf("decode command: %s needs master_host and master_port", c.Op)
 		}
 	case OpSetMaxMemory:
 		if c.MaxMemoryMB <= 0 {

@@ -41,6 +41,8 @@ func TestDecodeCommand(t *testing.T) {
 		{`{"task_id":"t","op":"promote"}`, ""},
 		{`{"task_id":"t","op":"follow","master_host":"h","master_port":6379}`, ""},
 		{`{"task_id":"t","op":"follow"}`, "follow needs"},
+		{`{"task_id":"t","op":"failover-to","master_host":"h","master_port":6379}`, ""},
+		{`{"task_id":"t","op":"failover-to"}`, "failover-to needs"},
 		{`{"task_id":"t","op":"set-maxmemory","maxmemory_mb":5}`, ""},
 		{`{"task_id":"t","op":"set-maxmemory"}`, "positive"},
 		{`{"task_id":"t","op":"reboot"}`, `unknown op "reboot"`},
