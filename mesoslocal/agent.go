@@ -110,6 +110,25 @@ func (c *Cluster) StartAgent(i int) error {
 	a.unreachable = false
 	go srv.Serve(ln)
 
+	// Executors that survived have a while to re-subscribe; then they are
+	// destroyed, as a recovering Mesos agent does.
+	for _, ex := range a.executors {
+		if ex.exited || !ex.subscribed || ex.command {
+			continue
+		}
+		ex := ex
+		if ex.registerTimer != nil {
+			ex.registerTimer.Stop()
+		}
+		ex.registerTimer = c.afterFunc(executorReregisterTimeout, func() {
+			if ex.stream == nil && !ex.exited && a.running {
+				c.log.Warn("executor did not re-subscribe after the agent restarted; destroying it", "executor", ex.id, "agent", a.id)
+				ex.reregTimedOut = true
+				ex.killProcess()
+			}
+		})
+	}
+
 	for _, t := range a.tasks {
 		if t.fw.removed {
 			if t.exec != nil {

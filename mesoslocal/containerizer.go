@@ -17,7 +17,11 @@ import (
 )
 
 const (
-	defaultShutdownGrace = 5 * time.Second
+	// executorReregisterTimeout is how long executors that survived an
+	// agent restart have to re-subscribe. Mesos defaults to 2s; this is
+	// kinder to loaded test machines.
+	executorReregisterTimeout = 5 * time.Second
+	defaultShutdownGrace      = 5 * time.Second
 	defaultKillGrace     = 3 * time.Second
 )
 
@@ -58,6 +62,7 @@ type executor struct {
 	shuttingDown  bool
 	killRequested bool
 	regTimedOut   bool
+	reregTimedOut bool
 }
 
 func (c *Cluster) newExecutor(fw *framework, a *agent, info mesos.ExecutorInfo, command bool) *executor {
@@ -354,6 +359,10 @@ func (c *Cluster) executorExited(ex *executor, ws syscall.WaitStatus, waitErr er
 			st = agentStatus(t, mesos.TASK_FINISHED, mesos.SOURCE_EXECUTOR, nil, "Command exited with status 0")
 		case ex.command:
 			st = agentStatus(t, mesos.TASK_FAILED, mesos.SOURCE_EXECUTOR, nil, "Command "+describeWait(ws))
+		case ex.reregTimedOut:
+			reason := mesos.REASON_EXECUTOR_REREGISTRATION_TIMEOUT
+			st = agentStatus(t, mesos.TASK_FAILED, mesos.SOURCE_AGENT, &reason,
+				fmt.Sprintf("Executor did not re-subscribe within %s of the agent restarting", executorReregisterTimeout))
 		case ex.regTimedOut:
 			reason := mesos.REASON_EXECUTOR_REGISTRATION_TIMEOUT
 			st = agentStatus(t, mesos.TASK_FAILED, mesos.SOURCE_AGENT, &reason,

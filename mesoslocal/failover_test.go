@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
@@ -306,6 +307,29 @@ func TestTeardown(t *testing.T) {
 		e := s2.next(5*time.Second, "ERROR after teardown", func(e *scheduler.Event) bool { return e.Type == scheduler.Event_ERROR })
 		if e.Error.Message != "Framework has been removed" {
 			t.Errorf("ERROR %q", e.Error.Message)
+		}
+	})
+}
+
+// An executor that survives an agent restart but does not re-subscribe is
+// destroyed and its task fails.
+func TestExecutorReregistrationTimeout(t *testing.T) {
+	forEachCodec(t, func(t *testing.T, codec string) {
+		c := startCluster(t, func(cfg *Config) { cfg.AgentRemovalTimeout = time.Minute })
+		s := startScheduler(t, c, codec, checkpointing(), withFailover(time.Minute, ""))
+		o := offerOn(t, c, s.waitOffers(), 0)
+		task := executorTask(t, o.AgentID, "rr", "run", codec, mesos.Environment_Variable{Name: "TESTEXEC_NO_RESUBSCRIBE", Value: proto.String("1")})
+		s.mustCall(launch([]mesos.Offer{o}, task))
+		s.waitUpdate("rr", mesos.TASK_RUNNING)
+		if err := c.StopAgent(0, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.StartAgent(0); err != nil {
+			t.Fatal(err)
+		}
+		st := s.waitUpdate("rr", mesos.TASK_FAILED)
+		if st.GetReason() != mesos.REASON_EXECUTOR_REREGISTRATION_TIMEOUT {
+			t.Errorf("reason %v, want REASON_EXECUTOR_REREGISTRATION_TIMEOUT", st.GetReason())
 		}
 	})
 }

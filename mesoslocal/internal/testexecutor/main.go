@@ -10,7 +10,8 @@
 // Framework messages: "exit:N" exits with status N; anything else is echoed
 // back as "echo:<data>". TESTEXEC_CODEC=json|protobuf picks the codec;
 // TESTEXEC_NO_SUBSCRIBE=1 never subscribes; TESTEXEC_IGNORE_SHUTDOWN=1
-// ignores SHUTDOWN.
+// ignores SHUTDOWN; TESTEXEC_NO_RESUBSCRIBE=1 hangs instead of subscribing
+// again after losing the agent.
 package main
 
 import (
@@ -95,6 +96,10 @@ func main() {
 		if st.quit {
 			log.Printf("shutting down")
 			os.Exit(0)
+		}
+		if os.Getenv("TESTEXEC_NO_RESUBSCRIBE") == "1" {
+			log.Printf("not re-subscribing")
+			select {}
 		}
 		if !cfg.Checkpoint {
 			log.Printf("exiting: framework does not checkpoint")
