@@ -22,7 +22,7 @@ const (
 	// kinder to loaded test machines.
 	executorReregisterTimeout = 5 * time.Second
 	defaultShutdownGrace      = 5 * time.Second
-	defaultKillGrace     = 3 * time.Second
+	defaultKillGrace          = 3 * time.Second
 )
 
 type execKey struct{ fw, id string }
