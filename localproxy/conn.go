@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -190,7 +191,9 @@ func (c *clientConn) process(buf []byte, start, scan, end int) (int, bool) {
 				return 0, false
 			}
 			c.in.m.errProto.Inc()
-			c.localReply([]byte("-ERR Protocol error: " + err.Error() + "\r\n"))
+			// Redis' own wording, so clients recognize it.
+			msg := strings.TrimPrefix(err.Error(), errProtocol.Error()+": ")
+			c.localReply([]byte("-ERR Protocol error: " + msg + "\r\n"))
 			return 0, false
 		}
 		if !done {

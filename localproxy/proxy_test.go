@@ -338,7 +338,7 @@ func TestRelayCommands(t *testing.T) {
 		r.send("PING\r\n*1\r\n+x\r\n")
 		r.expect("+PONG")
 		got, _ := r.line()
-		if !strings.HasPrefix(got, "-ERR Protocol error") {
+		if got != `-ERR Protocol error: expected '$', got '+'` {
 			t.Fatalf("read %q, want a protocol error", got)
 		}
 		r.expectEOF()
