@@ -641,3 +641,63 @@ func TestAgentLoss(t *testing.T) {
 		return n == 0, fmt.Sprintf("%d processes", n)
 	})
 }
+
+// TestZooKeeperOutage: with ZooKeeper down, writes are refused with 503 and
+// leave nothing behind; reads keep working from the leader's memory; when
+// ZooKeeper returns the scheduler carries on.
+func TestZooKeeperOutage(t *testing.T) {
+	w := newWorld(t, 1)
+	r := w.startScheduler(func(c *Config) { c.ZK.OpTimeout = time.Second; c.ZK.SessionTimeout = 30 * time.Second })
+	base := r.s.URL()
+	if code, body := httpDo(t, base, http.MethodPost, "/api/v1/instances", model.Spec{Name: "before", MemoryMB: 16}); code != 202 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	waitRunning(t, base, "before", 0, 30*time.Second)
+	zk := testenv.ZooKeeper(t)
+	zk.Kill()
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			_ = zk.Restart(context.Background())
+		}
+	})
+	code, body := httpDo(t, base, http.MethodPost, "/api/v1/instances", model.Spec{Name: "during", MemoryMB: 16})
+	var er model.ErrorResponse
+	_ = json.Unmarshal([]byte(body), &er)
+	if code != http.StatusServiceUnavailable || !strings.Contains(er.Error, "ZooKeeper") {
+		t.Fatalf("create during outage: %d %s", code, body)
+	}
+	if v, code := getView(t, base, "before"); code != 200 || v.State != model.StateRunning {
+		t.Fatalf("read during outage: %d %+v", code, v)
+	}
+	if code, _ := httpDo(t, base, http.MethodGet, "/readyz", nil); code != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz during outage: %d, want 503", code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := zk.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	waitFor(t, 30*time.Second, "ready again", func() (bool, string) {
+		code, body := httpDo(t, base, http.MethodGet, "/readyz", nil)
+		return code == 200, body
+	})
+	if _, _, err := w.store.GetInstance(ctx, "during"); err == nil {
+		t.Fatal("the refused create left an instance node")
+	}
+	if ports, err := w.store.ListPorts(ctx); err != nil || len(ports) != 1 {
+		t.Fatalf("ports after the outage: %v %v", ports, err)
+	}
+	if code, body := httpDo(t, base, http.MethodPost, "/api/v1/instances", model.Spec{Name: "after", MemoryMB: 16}); code != 202 {
+		t.Fatalf("create after outage: %d %s", code, body)
+	}
+	waitRunning(t, base, "after", 0, 30*time.Second)
+	for _, n := range []string{"before", "after"} {
+		httpDo(t, base, http.MethodDelete, "/api/v1/instances/"+n, nil)
+	}
+	waitFor(t, 20*time.Second, "no redis-server left", func() (bool, string) {
+		n := len(redisUnder(w.mesos.WorkDir()))
+		return n == 0, fmt.Sprintf("%d processes", n)
+	})
+}
