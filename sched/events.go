@@ -13,8 +13,10 @@ import (
 // metrics. It runs on the loop goroutine after each event.
 func (l *leaderLoop) publish() {
 	views := map[string]model.InstanceView{}
+	rendered := map[string][]byte{}
 	for _, v := range l.core.Views() {
 		views[v.Name] = v
+		rendered[v.Name], _ = json.Marshal(v)
 	}
 	l.pingMu.Lock()
 	l.pingTargets = l.core.PingTargets()
@@ -24,9 +26,11 @@ func (l *leaderLoop) publish() {
 	old := s.views
 	s.views = views
 	s.mu.Unlock()
+	prev := l.published
+	l.published = rendered
 	now := time.Now()
 	for name, v := range views {
-		if o, ok := old[name]; ok && sameView(o, v) {
+		if p, ok := prev[name]; ok && bytes.Equal(p, rendered[name]) {
 			continue
 		}
 		rv := v.Redacted()

@@ -31,7 +31,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // world is a real ZooKeeper root, a local Mesos and the executor binary:
 // what schedulers under test run against.
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	zk      zkstore.Config
 	mesos   *mesoslocal.Cluster
 	execBin string
@@ -41,11 +41,11 @@ type world struct {
 	store   *zkstore.Store
 }
 
-func newWorld(t *testing.T, agents int) *world {
+func newWorld(t testing.TB, agents int) *world {
 	return newWorldWith(t, mesoslocal.Config{Agents: agents})
 }
 
-func newWorldWith(t *testing.T, mcfg mesoslocal.Config) *world {
+func newWorldWith(t testing.TB, mcfg mesoslocal.Config) *world {
 	agents := mcfg.Agents
 	t.Helper()
 	testenv.NeedProcesses(t)
@@ -164,7 +164,7 @@ func (r *running) kill() {
 	<-r.done
 }
 
-func httpDo(t *testing.T, base, method, path string, body any) (int, string) {
+func httpDo(t testing.TB, base, method, path string, body any) (int, string) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -186,7 +186,7 @@ func httpDo(t *testing.T, base, method, path string, body any) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func getView(t *testing.T, base, name string) (model.InstanceView, int) {
+func getView(t testing.TB, base, name string) (model.InstanceView, int) {
 	t.Helper()
 	code, body := httpDo(t, base, http.MethodGet, "/api/v1/instances/"+name, nil)
 	var v model.InstanceView
@@ -198,7 +198,7 @@ func getView(t *testing.T, base, name string) (model.InstanceView, int) {
 	return v, code
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last string
@@ -216,7 +216,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool
 }
 
 // waitRunning waits until name is RUNNING with replicas members in sync.
-func waitRunning(t *testing.T, base, name string, replicas int, timeout time.Duration) model.InstanceView {
+func waitRunning(t testing.TB, base, name string, replicas int, timeout time.Duration) model.InstanceView {
 	t.Helper()
 	var v model.InstanceView
 	waitFor(t, timeout, fmt.Sprintf("%s RUNNING with %d replicas", name, replicas), func() (bool, string) {
@@ -537,7 +537,7 @@ func TestAPIErrors(t *testing.T) {
 }
 
 // masterPID asks the redis-server at addr for its process id.
-func masterPID(t *testing.T, ctx context.Context, addr string) int {
+func masterPID(t testing.TB, ctx context.Context, addr string) int {
 	t.Helper()
 	rc := redisClient(addr, "s3cret")
 	defer rc.Close()
@@ -556,7 +556,7 @@ func masterPID(t *testing.T, ctx context.Context, addr string) int {
 }
 
 // firstEvent reads the first server-sent event of /api/v1/events.
-func firstEvent(t *testing.T, base string) model.Event {
+func firstEvent(t testing.TB, base string) model.Event {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -33,6 +33,8 @@ type leaderLoop struct {
 	offersHeld map[string]mesos.Offer
 	reload     bool // a store write failed: reload everything from ZooKeeper
 
+	published map[string][]byte // JSON of each view as last published
+
 	pingMu      sync.Mutex
 	pingTargets []PingTarget
 }
@@ -109,14 +111,17 @@ func (l *leaderLoop) run(ctx context.Context) error {
 		case <-reconcile.C:
 			l.exec(ctx, l.core.ReconcileAll())
 		case f := <-l.work:
+			// Views are published on the next tick (API operations
+			// publish at once): a stats message per executor per second
+			// must not re-render every instance each time.
 			f()
 		case <-tick.C:
 			if l.reload {
 				l.reloadAll(ctx)
 			}
 			l.exec(ctx, l.core.Tick(time.Now()))
+			l.publish()
 		}
-		l.publish()
 	}
 }
 
