@@ -34,12 +34,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer p.Close()
 
 	var follower atomic.Pointer[Follower]
-	synced := func() bool { f := follower.Load(); return f != nil && f.Synced() }
+	zkState := func() (synced, connected bool) {
+		f := follower.Load()
+		if f == nil {
+			return false, false
+		}
+		return f.Synced(), f.st.Connected()
+	}
 	ln, err := net.Listen("tcp", cfg.Admin)
 	if err != nil {
 		return fmt.Errorf("admin listener %s: %w", cfg.Admin, err)
 	}
-	srv := &http.Server{Handler: AdminHandler(p, reg, synced), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: AdminHandler(p, reg, zkState), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -75,20 +81,28 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return nil
 }
 
-// AdminHandler serves GET /healthz (200 with the instances served once the
-// instance list was read from ZooKeeper, 503 before) and GET /metrics.
-// synced may be nil.
-func AdminHandler(p *Proxy, g prometheus.Gatherer, synced func() bool) http.Handler {
+// AdminHandler serves GET /metrics and GET /healthz: 200 with the
+// instances served once the instance list was read from ZooKeeper, 503
+// before. A later ZooKeeper outage keeps it 200 (the proxy serves the last
+// known masters) and shows "zookeeper": "disconnected". zk may be nil.
+func AdminHandler(p *Proxy, g prometheus.Gatherer, zk func() (synced, connected bool)) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		ok := synced == nil || synced()
+		synced, connected := true, true
+		if zk != nil {
+			synced, connected = zk()
+		}
 		body := struct {
 			Status    string           `json:"status"`
+			ZooKeeper string           `json:"zookeeper"`
 			Instances []InstanceStatus `json:"instances"`
-		}{Status: "ok", Instances: p.Status()}
+		}{Status: "ok", ZooKeeper: "connected", Instances: p.Status()}
+		if !connected {
+			body.ZooKeeper = "disconnected"
+		}
 		w.Header().Set("Content-Type", "application/json")
-		if !ok {
+		if !synced {
 			body.Status = "waiting for the instance list from ZooKeeper"
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}

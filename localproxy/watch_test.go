@@ -266,7 +266,7 @@ func TestBinary(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 	waitFor(t, "healthz 200", func() bool { code, _ := get("/healthz"); return code == 200 })
-	if _, body := get("/healthz"); !strings.Contains(body, `"name":"bin"`) || !strings.Contains(body, rs.Addr) {
+	if _, body := get("/healthz"); !strings.Contains(body, `"name":"bin"`) || !strings.Contains(body, `"zookeeper":"connected"`) || !strings.Contains(body, rs.Addr) {
 		t.Fatalf("healthz body: %s", body)
 	}
 	_, metrics := get("/metrics")
