@@ -1,0 +1,79 @@
+package localproxy
+
+import (
+	"flag"
+	"strings"
+	"testing"
+)
+
+func TestParsePortRange(t *testing.T) {
+	tests := []struct {
+		in     string
+		lo, hi int
+		ok     bool
+	}{
+		{"6100-6300", 6100, 6300, true},
+		{" 7000 - 7000 ", 7000, 7000, true},
+		{"1-65535", 1, 65535, true},
+		{"6300-6100", 0, 0, false},
+		{"0-10", 0, 0, false},
+		{"10-70000", 0, 0, false},
+		{"6100", 0, 0, false},
+		{"a-b", 0, 0, false},
+		{"", 0, 0, false},
+	}
+	for _, tt := range tests {
+		lo, hi, err := ParsePortRange(tt.in)
+		if (err == nil) != tt.ok || lo != tt.lo || hi != tt.hi {
+			t.Errorf("ParsePortRange(%q) = %d, %d, %v", tt.in, lo, hi, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "is invalid") {
+			t.Errorf("ParsePortRange(%q) error %q does not say what is wrong", tt.in, err)
+		}
+	}
+}
+
+func TestConfigFlags(t *testing.T) {
+	t.Setenv("MRR_ZK", "zk1:2181,zk2/custom")
+	t.Setenv("MRR_PORT_RANGE", "7000-7100")
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	cfg.RegisterFlags(fs)
+	if err := fs.Parse([]string{"--bind", "127.0.0.2", "--admin", "127.0.0.1:9"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PortRange != "7000-7100" || cfg.Bind != "127.0.0.2" || cfg.Admin != "127.0.0.1:9" ||
+		strings.Join(cfg.ZK.Servers, ",") != "zk1:2181,zk2:2181" || cfg.ZK.Root != "/custom" {
+		t.Fatalf("config from env and flags: %+v", cfg)
+	}
+
+	bad := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--bind", "localhost"}, "is not an IP address"},
+		{[]string{"--admin", "nope"}, "admin address"},
+		{[]string{"--listen-retry", "0s"}, "listen retry"},
+		{[]string{"--port-range", "9-1"}, "port range"},
+	}
+	for _, b := range bad {
+		cfg := DefaultConfig()
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		cfg.RegisterFlags(fs)
+		if err := fs.Parse(b.args); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("%v: Validate() = %v, want %q", b.args, err, b.want)
+		}
+	}
+	t.Setenv("MRR_DIAL_TIMEOUT", "soon")
+	cfg = DefaultConfig()
+	cfg.RegisterFlags(flag.NewFlagSet("t", flag.ContinueOnError))
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "MRR_DIAL_TIMEOUT") {
+		t.Errorf("bad environment value: Validate() = %v", err)
+	}
+}
