@@ -29,9 +29,6 @@ var (
 type Core struct {
 	cfg       CoreConfig
 	instances map[string]*instState
-	// dead are task ids the core gave up on (lost, replaced, killed): if
-	// one of them reports running again it is killed.
-	dead map[string]bool
 	// kills are tasks told to die that have not reported a terminal state:
 	// the kill is repeated, because an agent that is just coming back may
 	// drop it.
@@ -39,9 +36,6 @@ type Core struct {
 	wanting bool // offers are revived; false means suppressed
 	seq     int64
 	cmdSeq  int64
-	// offerRound is set by Offers so a pending reason is only recomputed
-	// when offers were actually seen.
-	offersSeen bool
 }
 
 type instState struct {
@@ -134,7 +128,7 @@ const followRetry = 3 * time.Second
 
 // NewCore returns an empty core.
 func NewCore(cfg CoreConfig) *Core {
-	return &Core{cfg: cfg, instances: map[string]*instState{}, dead: map[string]bool{}, kills: map[string]*pendingKill{}}
+	return &Core{cfg: cfg, instances: map[string]*instState{}, kills: map[string]*pendingKill{}}
 }
 
 // Load puts an instance read from the store into the core, replacing what
@@ -302,7 +296,6 @@ func (c *Core) Switchover(name string, now time.Time) ([]Action, error) {
 
 // Offers places wanted members on offers and declines the rest.
 func (c *Core) Offers(offers []Offer, now time.Time) []Action {
-	c.offersSeen = true
 	acts := c.place(offers, now)
 	return append(acts, c.level(now)...)
 }
@@ -322,13 +315,16 @@ func (c *Core) Update(u TaskUpdate, now time.Time) []Action {
 		}
 		// A task we do not own (replaced after TASK_LOST, or left from a
 		// deleted instance) is running: stop it before anything routes to it.
-		c.dead[u.TaskID] = true
 		return []Action{c.kill("", u.TaskID, u.AgentID, now)}
 	}
 	ms.m.State = u.State
 	ms.m.Reason = u.Reason
 	if u.AgentID != "" {
 		ms.m.AgentID = u.AgentID
+	}
+	if u.State == "TASK_RUNNING" {
+		ms.ran = true
+		is.launchFailures, is.launchError = 0, ""
 	}
 	if u.State == "TASK_RUNNING" && u.Data != nil {
 		if u.Data.Host != "" {
@@ -341,8 +337,6 @@ func (c *Core) Update(u TaskUpdate, now time.Time) []Action {
 			ms.m.RunID = u.Data.RunID
 		}
 		ms.lastStats, ms.lastPingOK = now, now
-		ms.ran = true
-		is.launchFailures, is.launchError = 0, ""
 	}
 	var acts []Action
 	if ms.killing && !isTerminal(u.State) && !isGoneForNow(u.State) {
@@ -350,7 +344,6 @@ func (c *Core) Update(u TaskUpdate, now time.Time) []Action {
 		acts = append(acts, c.kill(is.inst.Name, u.TaskID, ms.m.AgentID, now))
 	}
 	if isTerminal(u.State) || isGoneForNow(u.State) {
-		c.dead[u.TaskID] = true
 		if !ms.ran && !ms.killing {
 			is.launchFailures++
 			wait := c.cfg.RetryMin << min(is.launchFailures-1, 10)

@@ -74,7 +74,6 @@ func (c *Core) startFailover(is *instState, cause string, now time.Time) []Actio
 		}
 		if old.live() {
 			old.killing = true
-			c.dead[old.m.TaskID] = true
 			acts = append(acts, c.kill(is.inst.Name, old.m.TaskID, old.m.AgentID, now))
 		}
 	}

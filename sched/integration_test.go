@@ -384,7 +384,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("standby /readyz: %d, want 503", code)
 	}
 	sv, code := getView(t, r3.s.URL(), "cache")
-	if code != 200 || sv.Master != v.Master || sv.State != model.StateRunning {
+	if code != 200 || sv.Master != v.Master || sv.State != model.StateRunning || sv.ReplicasInSync != 1 || len(sv.Members) != 2 {
 		t.Fatalf("standby read: %d %+v", code, sv)
 	}
 

@@ -130,7 +130,7 @@ func (l *leaderLoop) loadAll(ctx context.Context) error {
 	now := time.Now()
 	core := NewCore(l.s.coreConfig())
 	if l.core != nil {
-		core.dead, core.kills, core.wanting, core.seq, core.cmdSeq = l.core.dead, l.core.kills, l.core.wanting, l.core.seq, l.core.cmdSeq
+		core.kills, core.wanting, core.seq, core.cmdSeq = l.core.kills, l.core.wanting, l.core.seq, l.core.cmdSeq
 	}
 	instVer, masterVer := map[string]int32{}, map[string]int32{}
 	names, err := l.store.ListInstances(ctx)

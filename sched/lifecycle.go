@@ -202,7 +202,8 @@ func (c *Core) writeMembers() []Action {
 
 func memberChanged(a, b model.Member) bool {
 	return a.AgentID != b.AgentID || a.ExecutorID != b.ExecutorID || a.Host != b.Host || a.Port != b.Port ||
-		a.Role != b.Role || a.State != b.State || a.Reason != b.Reason || a.RunID != b.RunID
+		a.Role != b.Role || a.State != b.State || a.Reason != b.Reason || a.RunID != b.RunID ||
+		a.LinkUp != b.LinkUp // so that standbys reading ZooKeeper see replicas in sync
 }
 
 // writeInstances stores instance records whose state changed.

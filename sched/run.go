@@ -242,6 +242,8 @@ func (s *Scheduler) setLeader(l *leaderLoop) {
 	s.leader = l
 	if l == nil {
 		s.views = map[string]model.InstanceView{}
+		s.metrics.leader.Set(0)
+		s.metrics.mesosConnected.Set(0)
 	}
 	s.mu.Unlock()
 }
