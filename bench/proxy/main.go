@@ -184,12 +184,39 @@ listen redis
 			fmt.Printf("%-4d %-4s %-11s %12s %9.3f  (added p50 latency vs direct, ms)\n", pl, test, "", "", lp.p50ms-d.p50ms)
 		}
 	}
+
+	// Latency without queueing: one client, one command at a time.
+	fmt.Printf("\nredis-benchmark -t get -c 1 -n %d -P 1 (latency of one request, no queueing)\n\n", n/10)
+	fmt.Printf("%-11s %9s %14s\n", "target", "p50 ms", "added p50 µs")
+	lat := map[string]result{}
+	for _, t := range targets {
+		var vs []result
+		for r := 0; r < rounds; r++ {
+			res, err := benchmark(t.port, n/10, 1, 1)
+			if err != nil {
+				return fmt.Errorf("redis-benchmark against %s: %w", t.name, err)
+			}
+			vs = append(vs, res["GET"])
+		}
+		lat[t.name] = median(vs)
+	}
+	for _, t := range targets {
+		added := ""
+		if t.name != "direct" {
+			added = fmt.Sprintf("%.0f", (lat[t.name].p50ms-lat["direct"].p50ms)*1000)
+		}
+		fmt.Printf("%-11s %9.3f %14s\n", t.name, lat[t.name].p50ms, added)
+	}
 	return nil
 }
 
 // benchmark runs redis-benchmark and returns rps and p50 per test.
 func benchmark(port, n, clients, pipeline int) (map[string]result, error) {
-	cmd := exec.Command("redis-benchmark", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "set,get",
+	tests := "set,get"
+	if clients == 1 {
+		tests = "get"
+	}
+	cmd := exec.Command("redis-benchmark", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-t", tests,
 		"-c", strconv.Itoa(clients), "-n", strconv.Itoa(n), "-P", strconv.Itoa(pipeline), "--csv")
 	out, err := cmd.Output()
 	if err != nil {
