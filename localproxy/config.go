@@ -84,8 +84,14 @@ func (c Config) Validate() error {
 	if len(c.ZK.Servers) == 0 {
 		return fmt.Errorf("no ZooKeeper servers given: use --zk host:port/root")
 	}
-	if net.ParseIP(c.Bind) == nil {
+	ip := net.ParseIP(c.Bind)
+	if ip == nil {
 		return fmt.Errorf("bind address %q is not an IP address", c.Bind)
+	}
+	if !ip.IsLoopback() {
+		// The proxy answers AUTH itself: reachable from other hosts it
+		// would hand every instance to anyone on the network.
+		return fmt.Errorf("bind address %s is not a loopback address: the proxy answers AUTH itself, so it must only be reachable from this host", c.Bind)
 	}
 	if _, _, err := ParsePortRange(c.PortRange); err != nil {
 		return err

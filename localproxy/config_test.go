@@ -55,6 +55,7 @@ func TestConfigFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"--bind", "localhost"}, "is not an IP address"},
+		{[]string{"--bind", "0.0.0.0"}, "is not a loopback address"},
 		{[]string{"--admin", "nope"}, "admin address"},
 		{[]string{"--listen-retry", "0s"}, "listen retry"},
 		{[]string{"--port-range", "9-1"}, "port range"},

@@ -497,3 +497,23 @@ func TestMasterLost(t *testing.T) {
 		c.expect("+PONG")
 	}
 }
+
+func TestPortChange(t *testing.T) {
+	testenv.NeedProcesses(t)
+	rs := testenv.StartRedis(t)
+	p := newTestProxy(t, nil)
+	first := serve(t, p, "mover", "", rs.Addr)
+	second := testenv.FreePort(t)
+	if err := p.Add("mover", second, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := testenv.WaitTCP(addrOf(second), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	r := dialRaw(t, second)
+	r.send("PING\r\n")
+	r.expect("+PONG") // the known master is kept
+	if !refused(first) {
+		t.Fatal("the old port is still open")
+	}
+}
