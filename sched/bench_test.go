@@ -90,7 +90,7 @@ func BenchmarkFailover(b *testing.B) {
 		})
 		total += time.Since(start)
 		b.StopTimer()
-		v = waitRunning(b, base, "bench", 2, 40*time.Second)
+		v = waitRunningNot(b, base, "bench", 2, old, 40*time.Second)
 	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/failover")
 	httpDo(b, base, http.MethodDelete, "/api/v1/instances/bench", nil)

@@ -47,6 +47,7 @@ type instState struct {
 	pending string // why wanted members are not placed, from the last offers
 	note    string // a degraded reason that lasts until the instance runs again
 	// Members that fail before they run are retried with a growing wait.
+	masterChanged  time.Time // when MasterTask last changed: older role reports are stale
 	launchFailures int
 	retryAt        time.Time
 	launchError    string
@@ -63,6 +64,8 @@ type memberState struct {
 	launched   time.Time
 	ran        bool      // reached TASK_RUNNING at least once
 	followSent time.Time // when it was last told to follow
+	reported   model.Role // the role its executor last reported
+	reportedAt time.Time
 	lastStats  time.Time
 	lastLinkUp time.Time
 	pingMisses int
@@ -78,7 +81,7 @@ type failoverOp struct {
 	oldOffset  int64
 	candidate  string
 	cmdID      string
-	sent       time.Time // promote sent; zero while a switchover waits for catch-up
+	sent       time.Time // promote (or failover-to) sent
 	started    time.Time
 	detectMS   int64
 	tried      map[string]bool
@@ -289,9 +292,15 @@ func (c *Core) Switchover(name string, now time.Time) ([]Action, error) {
 	}
 	is.fo = &failoverOp{
 		cause: "switchover", switchover: true, oldTask: master.m.TaskID, oldAddr: master.m.Addr(),
-		candidate: cand.TaskID, started: now, tried: map[string]bool{},
+		candidate: cand.TaskID, started: now, sent: now, tried: map[string]bool{},
 	}
-	return c.level(now), nil
+	// Redis' FAILOVER TO on the master pauses writes until the replica has
+	// the same offset, then swaps the two: no acknowledged write is lost.
+	target := is.members[cand.TaskID]
+	a := c.command(is, master, execproto.Command{Op: execproto.OpFailoverTo, MasterHost: target.m.Host, MasterPort: target.m.Port,
+		TimeoutMS: int(c.cfg.CatchUpTimeout.Milliseconds())})
+	is.fo.cmdID = a.Command.ID
+	return append([]Action{a}, c.level(now)...), nil
 }
 
 // Offers places wanted members on offers and declines the rest.
@@ -382,12 +391,13 @@ func (c *Core) Message(msg execproto.ExecutorMessage, now time.Time) []Action {
 			// A member that acts as master but is not ours (promoted just
 			// before a scheduler crash, or a demoted master that did not
 			// follow yet) is told again to follow the master.
-			if s.Role == model.RoleMaster && s.TaskID != is.inst.MasterTask && ms.live() &&
+			if s.Role == model.RoleMaster && s.TaskID != is.inst.MasterTask && ms.live() && now.Sub(is.masterChanged) > followRetry &&
 				(is.fo == nil || is.fo.candidate != s.TaskID) && now.Sub(ms.followSent) > followRetry {
 				ms.follows = ""
 			}
 			ms.lastStats = now
 			ms.m.LastSeen = now
+			ms.reported, ms.reportedAt = s.Role, now
 			ms.m.ReplOffset = s.ReplOffset
 			ms.m.LinkUp = s.LinkUp
 			if s.LinkUp {
@@ -434,8 +444,8 @@ func (c *Core) Ping(name, taskID string, ok bool, now time.Time) []Action {
 	return nil
 }
 
-// Tick checks timeouts: stale executor stats, unanswered promotes, and
-// switchovers that wait for a replica to catch up.
+// Tick checks timeouts: stale executor stats, unanswered promotes and
+// switchovers, kills without answer.
 func (c *Core) Tick(now time.Time) []Action {
 	acts := c.repeatKills(now)
 	for _, is := range c.sorted() {
@@ -444,10 +454,12 @@ func (c *Core) Tick(now time.Time) []Action {
 		}
 		if fo := is.fo; fo != nil {
 			switch {
-			case !fo.sent.IsZero() && now.Sub(fo.sent) > c.cfg.CommandTimeout:
+			case fo.switchover && now.Sub(fo.sent) > c.cfg.CatchUpTimeout+c.cfg.CommandTimeout:
+				// Redis may or may not have switched; the roles the
+				// executors report settle it (see adoptReportedMaster).
+				acts = append(acts, c.abortSwitchover(is, "the master did not answer in time", now)...)
+			case !fo.switchover && now.Sub(fo.sent) > c.cfg.CommandTimeout:
 				acts = append(acts, c.candidateFailed(is, "promote not answered", now)...)
-			case fo.switchover && fo.sent.IsZero() && now.Sub(fo.started) > c.cfg.CatchUpTimeout:
-				acts = append(acts, c.abortSwitchover(is, "the replica did not catch up in time", now)...)
 			}
 			continue
 		}

@@ -539,54 +539,121 @@ func TestPromoteFailsTriesNext(t *testing.T) {
 
 func TestSwitchover(t *testing.T) {
 	h := newHarness(t, DefaultCoreConfig())
-	h.bringUp("sw", 64, 1, 3)
+	h.bringUp("sw", 64, 2, 4)
 	is := h.c.instances["sw"]
 	old := is.inst.MasterTask
+	// The replica with the highest offset is the target.
+	var best, other string
+	for i, id := range is.memberIDs() {
+		if id != old {
+			is.members[id].m.ReplOffset = int64(100 + i)
+			other, best = best, id
+		}
+	}
 	acts, err := h.c.Switchover("sw", h.now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(find(acts, ActMessage)) != 0 || len(find(acts, ActKill)) != 0 {
-		t.Fatalf("switchover must wait for catch-up, got %v", kinds(acts))
+	msgs := find(acts, ActMessage)
+	target := is.members[best]
+	if len(msgs) != 1 || msgs[0].Command.Op != execproto.OpFailoverTo || msgs[0].Command.TaskID != old ||
+		msgs[0].Command.MasterHost != target.m.Host || msgs[0].Command.MasterPort != target.m.Port || msgs[0].Command.TimeoutMS != 10000 {
+		t.Fatalf("want failover-to %s sent to the master, got %+v", target.m.Addr(), acts)
 	}
-	// Replica behind: no promote yet.
-	h.step(time.Second)
-	rep := ""
+	if len(find(acts, ActKill)) != 0 || is.inst.State != model.StateDegraded || !strings.Contains(is.inst.Reason, "switching over") {
+		t.Fatalf("switchover kills nothing and says what it does: %v %q", kinds(acts), is.inst.Reason)
+	}
+	if _, err := h.c.Switchover("sw", h.now); err == nil {
+		t.Fatal("second switchover accepted while one runs")
+	}
+	h.step(300 * time.Millisecond)
+	acts = h.do(h.c.Message(execproto.ExecutorMessage{Kind: execproto.KindReply, Reply: &execproto.Reply{
+		ID: msgs[0].Command.ID, TaskID: old, Op: execproto.OpFailoverTo, OK: true, ReplOffset: 500}}, h.now))
+	if is.inst.MasterTask != best || len(find(acts, ActKill)) != 0 {
+		t.Fatalf("switchover: master %s, acts %v", is.inst.MasterTask, kinds(acts))
+	}
+	if sm := find(acts, ActSetMaster); len(sm) != 1 || sm[0].Addr != target.m.Addr() {
+		t.Fatalf("want /master = %s, got %+v", target.m.Addr(), acts)
+	}
+	var follows []string
+	for _, a := range find(acts, ActMessage) {
+		if a.Command.Op == execproto.OpFollow {
+			follows = append(follows, a.Command.TaskID)
+		}
+	}
+	// The old master is already a replica of the new one (FAILOVER did it);
+	// only the other replica is told to follow.
+	if len(follows) != 1 || follows[0] != other || is.members[old].m.Role != model.RoleReplica {
+		t.Fatalf("follows %v, old master role %s", follows, is.members[old].m.Role)
+	}
+	if f := find(acts, ActAddFailover); len(f) != 1 || f[0].Failover.LostBytes != 0 || f[0].Failover.Cause != "switchover" || f[0].Failover.TotalMS != 300 {
+		t.Fatalf("switchover record: %+v", f)
+	}
+	if is.inst.State != model.StateDegraded && is.inst.State != model.StateRunning {
+		t.Fatalf("state %s", is.inst.State)
+	}
+	if _, err := h.c.Switchover("nope", h.now); err == nil {
+		t.Fatal("switchover of unknown instance accepted")
+	}
+}
+
+func TestSwitchoverRefused(t *testing.T) {
+	h := newHarness(t, DefaultCoreConfig())
+	h.bringUp("sr", 64, 1, 3)
+	is := h.c.instances["sr"]
+	old := is.inst.MasterTask
+	acts, _ := h.c.Switchover("sr", h.now)
+	cmd := find(acts, ActMessage)[0].Command
+	acts = h.do(h.c.Message(execproto.ExecutorMessage{Kind: execproto.KindReply, Reply: &execproto.Reply{
+		ID: cmd.ID, TaskID: old, Op: execproto.OpFailoverTo, OK: false, Error: "replica did not catch up"}}, h.now))
+	f := find(acts, ActAddFailover)
+	if is.inst.MasterTask != old || is.fo != nil || len(f) != 1 || !strings.Contains(f[0].Failover.Error, "did not catch up") {
+		t.Fatalf("a refused switchover changes nothing but is recorded: master %s %+v", is.inst.MasterTask, acts)
+	}
+	if len(find(acts, ActSetMaster)) != 0 || len(find(acts, ActKill)) != 0 {
+		t.Fatalf("refused switchover acted: %v", kinds(acts))
+	}
+	// No replica in sync: refused at once.
+	h2 := newHarness(t, DefaultCoreConfig())
+	h2.bringUp("solo", 64, 0, 1)
+	if _, err := h2.c.Switchover("solo", h2.now); err == nil || !strings.Contains(err.Error(), "no replica in sync") {
+		t.Fatalf("switchover without replica: %v", err)
+	}
+}
+
+func TestSwitchoverAnswerLost(t *testing.T) {
+	// The answer of a switchover never comes; Redis did switch. The
+	// scheduler gives up waiting, then the roles the executors report make
+	// it adopt the new master instead of demoting it.
+	h := newHarness(t, DefaultCoreConfig())
+	h.bringUp("lost", 64, 1, 3)
+	is := h.c.instances["lost"]
+	old := is.inst.MasterTask
+	acts, _ := h.c.Switchover("lost", h.now)
+	_ = acts
+	var rep string
 	for _, id := range is.memberIDs() {
 		if id != old {
 			rep = id
 		}
 	}
-	h.do(h.c.Message(execproto.ExecutorMessage{Kind: execproto.KindStats, Stats: []execproto.MemberStats{
-		{TaskID: old, ReplOffset: 500}, {TaskID: rep, ReplOffset: 400, LinkUp: true}}}, h.now))
-	if len(find(h.acts, ActMessage)) != 0 {
-		t.Fatal("promoted a replica that is behind")
+	h.step(16 * time.Second)
+	h.do(h.c.Tick(h.now))
+	if is.fo != nil || is.inst.MasterTask != old {
+		t.Fatalf("after the timeout the switchover is given up: fo %v master %s", is.fo, is.inst.MasterTask)
 	}
-	h.step(time.Second)
-	h.do(h.c.Message(execproto.ExecutorMessage{Kind: execproto.KindStats, Stats: []execproto.MemberStats{
-		{TaskID: old, ReplOffset: 500}, {TaskID: rep, ReplOffset: 500, LinkUp: true}}}, h.now))
-	msgs := find(h.acts, ActMessage)
-	if len(msgs) != 1 || msgs[0].Command.Op != execproto.OpPromote || msgs[0].Command.TaskID != rep {
-		t.Fatalf("caught up: want promote of %s, got %+v", rep, h.acts)
+	acts = h.do(h.c.Message(execproto.ExecutorMessage{Kind: execproto.KindStats, Stats: []execproto.MemberStats{
+		{TaskID: old, Role: model.RoleReplica, LinkUp: true}, {TaskID: rep, Role: model.RoleMaster}}}, h.now))
+	if is.inst.MasterTask != rep {
+		t.Fatalf("want %s adopted as master, got %s: %v", rep, is.inst.MasterTask, kinds(acts))
 	}
-	acts = h.do(h.c.Message(execproto.ExecutorMessage{Kind: execproto.KindReply, Reply: &execproto.Reply{
-		ID: msgs[0].Command.ID, TaskID: rep, Op: execproto.OpPromote, OK: true}}, h.now))
-	if is.inst.MasterTask != rep || len(find(acts, ActKill)) != 0 {
-		t.Fatalf("switchover: master %s, acts %v", is.inst.MasterTask, kinds(acts))
+	if sm := find(acts, ActSetMaster); len(sm) != 1 || sm[0].Addr != is.members[rep].m.Addr() {
+		t.Fatalf("want /master moved, got %+v", acts)
 	}
-	var follow bool
 	for _, a := range find(acts, ActMessage) {
-		follow = follow || (a.Command.TaskID == old && a.Command.Op == execproto.OpFollow)
-	}
-	if !follow || is.members[old].m.Role != model.RoleReplica {
-		t.Fatalf("old master must become a replica of the new one: %+v", acts)
-	}
-	if f := find(acts, ActAddFailover); len(f) != 1 || f[0].Failover.LostBytes != 0 || f[0].Failover.Cause != "switchover" {
-		t.Fatalf("switchover record: %+v", f)
-	}
-	// No second switchover without a replica.
-	if _, err := h.c.Switchover("nope", h.now); err == nil {
-		t.Fatal("switchover of unknown instance accepted")
+		if a.Command.TaskID == rep {
+			t.Fatalf("the real master was told to %s", a.Command.Op)
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 // events for what changed, and refreshes the pinger's targets and the
 // metrics. It runs on the loop goroutine after each event.
 func (l *leaderLoop) publish() {
+	l.stored = false
 	views := map[string]model.InstanceView{}
 	rendered := map[string][]byte{}
 	for _, v := range l.core.Views() {

@@ -108,6 +108,7 @@ func (c *Core) noSuccessor(is *instState, now time.Time) []Action {
 	fo := is.fo
 	is.fo = nil
 	is.inst.MasterTask = ""
+	is.masterChanged = now
 	is.inst.Failovers++
 	loss := "its data is lost"
 	if is.inst.Persistence != model.PersistenceNone && is.inst.Persistence != "" {
@@ -154,6 +155,44 @@ func (c *Core) abortSwitchover(is *instState, why string, now time.Time) []Actio
 	})
 }
 
+// adoptReportedMaster follows what Redis says when the recorded master
+// reports itself a replica and exactly one other member reports itself
+// master: a switchover went through but its answer was lost (or came
+// after the scheduler gave up or restarted). The record then follows the
+// facts instead of demoting the real master.
+func (c *Core) adoptReportedMaster(is *instState, now time.Time) []Action {
+	old := is.masterMember()
+	if old == nil || old.reported != model.RoleReplica || now.Sub(old.reportedAt) > followRetry || !old.reportedAt.After(is.masterChanged) {
+		return nil
+	}
+	var found *memberState
+	for _, id := range is.memberIDs() {
+		ms := is.members[id]
+		if id == is.inst.MasterTask || !ms.live() || !ms.ready() || ms.reported != model.RoleMaster ||
+			now.Sub(ms.reportedAt) > followRetry || !ms.reportedAt.After(is.masterChanged) {
+			continue
+		}
+		if found != nil {
+			return nil // two claim mastership: leave the record; they are told to follow
+		}
+		found = ms
+	}
+	if found == nil {
+		return nil
+	}
+	f := model.Failover{
+		At: now, Cause: "master changed without an answer (switchover completed late)", OldMaster: old.m.TaskID,
+		NewMaster: found.m.TaskID, OldAddr: old.m.Addr(), NewAddr: found.m.Addr(),
+	}
+	is.inst.MasterTask = found.m.TaskID
+	is.masterChanged = now
+	is.inst.Failovers++
+	found.m.Role = model.RoleMaster
+	old.m.Role = model.RoleReplica
+	old.follows, old.followSent = found.m.Addr(), now
+	return c.recordFailover(is, f)
+}
+
 // reply handles an executor's answer to a command.
 func (c *Core) reply(r execproto.Reply, now time.Time) []Action {
 	is, ms := c.findTask(r.TaskID)
@@ -161,22 +200,29 @@ func (c *Core) reply(r execproto.Reply, now time.Time) []Action {
 		return nil
 	}
 	fo := is.fo
-	if fo == nil || r.ID != fo.cmdID || r.Op != execproto.OpPromote {
+	if fo == nil || r.ID != fo.cmdID {
 		if !r.OK && r.Op == execproto.OpFollow {
 			ms.follows = "" // retried by the next level pass
 		}
 		return nil
 	}
 	if !r.OK {
-		return c.candidateFailed(is, "promote failed: "+r.Error, now)
+		return c.candidateFailed(is, r.Op+" failed: "+r.Error, now)
+	}
+	if fo.switchover {
+		ms = is.members[fo.candidate] // the reply came from the old master
+		if ms == nil {
+			return c.abortSwitchover(is, "the replica went away during the switchover", now)
+		}
 	}
 	is.fo = nil
 	is.inst.MasterTask = ms.m.TaskID
+	is.masterChanged = now
 	is.inst.Failovers++
 	is.note = ""
 	ms.m.Role = model.RoleMaster
 	ms.follows = ""
-	if r.ReplOffset > 0 {
+	if r.ReplOffset > 0 && !fo.switchover {
 		ms.m.ReplOffset = r.ReplOffset
 	}
 	f := model.Failover{
@@ -187,9 +233,10 @@ func (c *Core) reply(r execproto.Reply, now time.Time) []Action {
 		f.LostBytes = fo.oldOffset - ms.m.ReplOffset
 	}
 	if fo.switchover {
+		// FAILOVER TO made the old master a replica of the new one.
 		if old := is.members[fo.oldTask]; old != nil && old.live() {
 			old.m.Role = model.RoleReplica
-			old.follows = "" // the level pass tells it to follow the new master
+			old.follows, old.followSent = ms.m.Addr(), now
 		}
 	}
 	return c.recordFailover(is, f)

@@ -218,11 +218,18 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool
 // waitRunning waits until name is RUNNING with replicas members in sync.
 func waitRunning(t testing.TB, base, name string, replicas int, timeout time.Duration) model.InstanceView {
 	t.Helper()
+	return waitRunningNot(t, base, name, replicas, "", timeout)
+}
+
+// waitRunningNot is waitRunning with a master other than notMaster.
+func waitRunningNot(t testing.TB, base, name string, replicas int, notMaster string, timeout time.Duration) model.InstanceView {
+	t.Helper()
 	var v model.InstanceView
 	waitFor(t, timeout, fmt.Sprintf("%s RUNNING with %d replicas", name, replicas), func() (bool, string) {
 		var code int
 		v, code = getView(t, base, name)
-		ok := code == 200 && v.State == model.StateRunning && v.ReplicasInSync == replicas && len(v.Members) == replicas+1 && v.Master != ""
+		ok := code == 200 && v.State == model.StateRunning && v.ReplicasInSync == replicas && len(v.Members) == replicas+1 &&
+			v.Master != "" && v.Master != notMaster
 		return ok, fmt.Sprintf("code %d state %s reason %q members %d in sync %d", code, v.State, v.Reason, len(v.Members), v.ReplicasInSync)
 	})
 	return v
@@ -363,7 +370,7 @@ func TestEndToEnd(t *testing.T) {
 		return err == nil && m != old, m
 	})
 	t.Logf("failover: /master changed %v after the kill", time.Since(killed))
-	v = waitRunning(t, base, "cache", 1, 40*time.Second)
+	v = waitRunningNot(t, base, "cache", 1, old, 40*time.Second)
 	if v.Failovers != 1 || len(v.History) != 1 || v.History[0].NewAddr != v.Master {
 		t.Fatalf("failover not recorded: failovers %d history %+v", v.Failovers, v.History)
 	}
@@ -405,7 +412,7 @@ func TestEndToEnd(t *testing.T) {
 		m, _, err := w.store.GetMaster(ctx, "cache")
 		return err == nil && m != old, m
 	})
-	v = waitRunning(t, base, "cache", 1, 30*time.Second)
+	v = waitRunningNot(t, base, "cache", 1, old, 30*time.Second)
 	if v.Failovers != 2 || v.History[1].Cause != "switchover" || v.History[1].LostBytes != 0 {
 		t.Fatalf("switchover record: %+v", v.History)
 	}
@@ -426,7 +433,7 @@ func TestEndToEnd(t *testing.T) {
 		return err == nil && m != old, m
 	})
 	t.Logf("hung master: /master changed %v after SIGSTOP", time.Since(stopped))
-	v = waitRunning(t, base, "cache", 1, 40*time.Second)
+	v = waitRunningNot(t, base, "cache", 1, old, 40*time.Second)
 	if v.Failovers != 3 || !strings.Contains(v.History[2].Cause, "ping") {
 		t.Fatalf("ping failover record: %+v", v.History)
 	}
@@ -618,7 +625,7 @@ func TestAgentLoss(t *testing.T) {
 	if err := testenv.WaitTCP(old, time.Second); err != nil {
 		t.Fatalf("old master should still run while its agent is away: %v", err)
 	}
-	v = waitRunning(t, base, "al", 1, 40*time.Second)
+	v = waitRunningNot(t, base, "al", 1, old, 40*time.Second)
 	if err := w.mesos.StartAgent(agent); err != nil {
 		t.Fatal(err)
 	}

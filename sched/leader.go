@@ -32,6 +32,7 @@ type leaderLoop struct {
 	masterVer  map[string]int32 // version of each /master node; -1: absent
 	offersHeld map[string]mesos.Offer
 	reload     bool // a store write failed: reload everything from ZooKeeper
+	stored     bool // something was written since the last publish
 
 	published map[string][]byte // JSON of each view as last published
 
@@ -111,10 +112,14 @@ func (l *leaderLoop) run(ctx context.Context) error {
 		case <-reconcile.C:
 			l.exec(ctx, l.core.ReconcileAll())
 		case f := <-l.work:
-			// Views are published on the next tick (API operations
-			// publish at once): a stats message per executor per second
-			// must not re-render every instance each time.
+			// Views are published when the store changed (so the API
+			// never shows less than ZooKeeper), else on the next tick: a
+			// stats message per executor per second must not re-render
+			// every instance each time.
 			f()
+			if l.stored {
+				l.publish()
+			}
 		case <-tick.C:
 			if l.reload {
 				l.reloadAll(ctx)
@@ -245,6 +250,7 @@ func (l *leaderLoop) exec(ctx context.Context, acts []Action) {
 		if !a.Kind.IsStore() {
 			continue
 		}
+		l.stored = true
 		if err := l.storeAction(ctx, a); err != nil {
 			l.s.metrics.zkErrors.Inc()
 			l.s.log.Error("store write failed; dropping this round's mesos calls and reloading", "action", a.Kind.String(), "instance", a.Instance, "err", err)

@@ -51,18 +51,18 @@ func (c *Core) levelInstance(is *instState, now time.Time) []Action {
 		return acts
 	}
 
-	// A switchover promotes only once the replica has caught up.
-	if fo := is.fo; fo != nil && fo.switchover && fo.sent.IsZero() {
-		cand, master := is.members[fo.candidate], is.members[fo.oldTask]
-		switch {
-		case cand == nil || !cand.live() || master == nil || !master.live():
-			acts = append(acts, c.abortSwitchover(is, "a member went away during the switchover", now)...)
-		case cand.lastStats.After(fo.started) && master.lastStats.After(fo.started) && cand.m.ReplOffset >= master.m.ReplOffset:
-			fo.sent = now
-			a := c.command(is, cand, execproto.Command{Op: execproto.OpPromote})
-			fo.cmdID = a.Command.ID
-			acts = append(acts, a)
+	// A switchover whose replica went away is given up; if the master
+	// went away, the failover below takes over.
+	if fo := is.fo; fo != nil && fo.switchover {
+		if cand := is.members[fo.candidate]; cand == nil || !cand.live() {
+			acts = append(acts, c.abortSwitchover(is, "the replica went away during the switchover", now)...)
+		} else if old := is.members[fo.oldTask]; old == nil || !old.live() {
+			is.fo = nil
 		}
+	}
+
+	if is.fo == nil {
+		acts = append(acts, c.adoptReportedMaster(is, now)...)
 	}
 
 	// The master is gone but no failover runs: decide one (also after a restart).

@@ -172,6 +172,7 @@ func (c *Core) place(offers []Offer, now time.Time) []Action {
 			ms.follows = master.m.Addr()
 		} else {
 			is.inst.MasterTask = task.TaskID
+			is.masterChanged = now
 		}
 		is.members[task.TaskID] = ms
 		best.tasks = append(best.tasks, task)
