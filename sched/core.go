@@ -62,8 +62,8 @@ type memberState struct {
 	killing    bool
 	follows    string // replicas: the master address they were last told to follow
 	launched   time.Time
-	ran        bool      // reached TASK_RUNNING at least once
-	followSent time.Time // when it was last told to follow
+	ran        bool       // reached TASK_RUNNING at least once
+	followSent time.Time  // when it was last told to follow
 	reported   model.Role // the role its executor last reported
 	reportedAt time.Time
 	lastStats  time.Time
