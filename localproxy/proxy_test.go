@@ -211,6 +211,19 @@ func TestRelayCommands(t *testing.T) {
 		r.expect("$2")
 		r.expect("hi")
 	})
+	t.Run("huge pipeline written before reading", func(t *testing.T) {
+		// Replies pile up while the client is still writing: the relay
+		// must keep reading commands meanwhile (no deadlock).
+		r := dialRaw(t, port)
+		const n = 300000
+		_ = r.c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		r.send(strings.Repeat("*1\r\n$4\r\nPING\r\n", n))
+		for i := 0; i < n; i++ {
+			if got, err := r.line(); err != nil || got != "+PONG" {
+				t.Fatalf("reply %d: %q %v", i, got, err)
+			}
+		}
+	})
 	t.Run("multi exec", func(t *testing.T) {
 		c := viaProxy(t, port, nil)
 		cmds, err := c.TxPipelined(ctx, func(pl redis.Pipeliner) error {
