@@ -246,7 +246,11 @@ func (s *Scheduler) onLeader(w http.ResponseWriter, r *http.Request, op func(con
 	}
 	var out any
 	var err error
-	if !l.submitWait(r.Context(), func() { out, err = op(r.Context(), l); l.publish() }) {
+	// The operation finishes even if the client goes away: a write half
+	// done because of a closed connection would need a reload to repair.
+	octx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
+	defer cancel()
+	if !l.submitWait(r.Context(), func() { out, err = op(octx, l); l.publish() }) {
 		writeError(w, http.StatusServiceUnavailable, "the scheduler is changing leaders; retry in a moment")
 		return
 	}

@@ -404,6 +404,25 @@ func TestEndToEnd(t *testing.T) {
 	}
 	rc.Close()
 	old = v.Master
+	// A writer keeps writing to the old master until it refuses.
+	wctx, wcancel := context.WithCancel(ctx)
+	acked := make(chan int, 1)
+	go func() {
+		wc := redisClient(old, "s3cret")
+		defer wc.Close()
+		last := 0
+		for i := 1; wctx.Err() == nil; i++ {
+			if err := wc.RPush(wctx, "log", i).Err(); err != nil {
+				if strings.Contains(err.Error(), "READONLY") {
+					break
+				}
+				continue
+			}
+			last = i
+		}
+		acked <- last
+	}()
+	time.Sleep(200 * time.Millisecond)
 	code, body = httpDo(t, r3.s.URL(), http.MethodPost, "/api/v1/instances/cache/failover", nil)
 	if code != http.StatusAccepted {
 		t.Fatalf("switchover: %d %s", code, body)
@@ -412,13 +431,24 @@ func TestEndToEnd(t *testing.T) {
 		m, _, err := w.store.GetMaster(ctx, "cache")
 		return err == nil && m != old, m
 	})
+	time.Sleep(200 * time.Millisecond)
+	wcancel()
+	last := <-acked
+	nm, _, _ := w.store.GetMaster(ctx, "cache")
+	rc = redisClient(nm, "s3cret")
+	logLen, err := rc.LLen(ctx, "log").Result()
+	rc.Close()
+	if err != nil || logLen < int64(last) {
+		t.Fatalf("switchover lost writes: %d acknowledged by the old master, %d on the new one (%v)", last, logLen, err)
+	}
+	t.Logf("switchover: %d concurrent writes, none lost", last)
 	v = waitRunningNot(t, base, "cache", 1, old, 30*time.Second)
 	if v.Failovers != 2 || v.History[1].Cause != "switchover" || v.History[1].LostBytes != 0 {
 		t.Fatalf("switchover record: %+v", v.History)
 	}
 	rc = redisClient(v.Master, "s3cret")
-	if n, err := rc.DBSize(ctx).Result(); err != nil || n != 201 {
-		t.Fatalf("after switchover the new master has %d keys (%v), want 201", n, err)
+	if n, err := rc.DBSize(ctx).Result(); err != nil || n != 202 {
+		t.Fatalf("after switchover the new master has %d keys (%v), want 202", n, err)
 	}
 	rc.Close()
 
