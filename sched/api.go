@@ -379,23 +379,6 @@ func (l *leaderLoop) switchover(ctx context.Context, name string) (model.Instanc
 	return v, nil
 }
 
-// storeSpec writes an instance record planned from a request (CAS). On a
-// conflict the instance is reloaded and the caller asked to retry.
-func (l *leaderLoop) storeSpec(ctx context.Context, inst model.Instance) error {
-	inst.Updated = time.Now()
-	v, err := l.store.UpdateInstance(ctx, inst, l.instVer[inst.Name])
-	if err != nil {
-		l.s.metrics.zkErrors.Inc()
-		l.reload = true
-		if errors.Is(err, zkstore.ErrConflict) {
-			return &apiError{code: http.StatusConflict, msg: fmt.Sprintf("instance %q was changed concurrently; retry", inst.Name)}
-		}
-		return fmt.Errorf("store instance %s: %w", inst.Name, err)
-	}
-	l.instVer[inst.Name] = v
-	return nil
-}
-
 // --- errors and JSON ---
 
 type apiError struct {
