@@ -163,6 +163,8 @@ func (c *Core) setState(is *instState) {
 			reason = is.note
 		case pending != "":
 			reason = pending
+		case master == nil:
+			reason = "waiting for offers"
 		default:
 			reason = "starting master"
 		}
