@@ -64,6 +64,7 @@ type memberState struct {
 	launched   time.Time
 	ran        bool       // reached TASK_RUNNING at least once
 	followSent time.Time  // when it was last told to follow
+	reconciled time.Time  // when Mesos was last asked about it while it started
 	reported   model.Role // the role its executor last reported
 	reportedAt time.Time
 	lastStats  time.Time
@@ -123,6 +124,29 @@ func (c *Core) repeatKills(now time.Time) []Action {
 		acts = append(acts, c.kill(k.instance, id, k.agentID, now))
 	}
 	return acts
+}
+
+// slowStart is how long a member may stay staging or starting before the
+// core asks Mesos about it (a launch lost with a broken connection is only
+// found by reconciliation).
+const slowStart = 30 * time.Second
+
+func (c *Core) reconcileSlowStarts(now time.Time) []Action {
+	var tasks []ReconcileTask
+	for _, is := range c.sorted() {
+		for _, id := range is.memberIDs() {
+			ms := is.members[id]
+			if ms.ran || isTerminal(ms.m.State) || now.Sub(ms.launched) < slowStart || now.Sub(ms.reconciled) < slowStart {
+				continue
+			}
+			ms.reconciled = now
+			tasks = append(tasks, ReconcileTask{TaskID: id, AgentID: ms.m.AgentID})
+		}
+	}
+	if len(tasks) == 0 {
+		return nil
+	}
+	return []Action{{Kind: ActReconcile, Reconcile: tasks}}
 }
 
 // followRetry is how long a member may keep acting as master after being
@@ -194,7 +218,7 @@ func (c *Core) ReconcileAll() []Action {
 			tasks = append(tasks, ReconcileTask{TaskID: id, AgentID: is.members[id].m.AgentID})
 		}
 	}
-	return []Action{{Kind: ActReconcile, Reconcile: tasks}}
+	return []Action{{Kind: ActReconcile, Reconcile: tasks, All: true}}
 }
 
 // Created adds a new instance that is already stored (state CREATING).
@@ -448,6 +472,7 @@ func (c *Core) Ping(name, taskID string, ok bool, now time.Time) []Action {
 // switchovers, kills without answer.
 func (c *Core) Tick(now time.Time) []Action {
 	acts := c.repeatKills(now)
+	acts = append(acts, c.reconcileSlowStarts(now)...)
 	for _, is := range c.sorted() {
 		if is.inst.State == model.StateDeleting {
 			continue

@@ -808,3 +808,27 @@ func TestKillRepeatedUntilConfirmed(t *testing.T) {
 		t.Fatalf("kill repeated after the task died: %+v", k)
 	}
 }
+
+func TestSlowStartReconciled(t *testing.T) {
+	h := newHarness(t, DefaultCoreConfig())
+	h.create("slow", 64, 0)
+	tasks := launched(h.do(h.c.Offers(offers(1, 4096), h.now)))
+	h.step(10 * time.Second)
+	if r := find(h.c.Tick(h.now), ActReconcile); len(r) != 0 {
+		t.Fatalf("reconciled too early: %+v", r)
+	}
+	h.step(25 * time.Second)
+	r := find(h.c.Tick(h.now), ActReconcile)
+	if len(r) != 1 || len(r[0].Reconcile) != 1 || r[0].Reconcile[0].TaskID != tasks[0].TaskID || r[0].All {
+		t.Fatalf("want the staging task reconciled, got %+v", r)
+	}
+	h.step(time.Second)
+	if r := find(h.c.Tick(h.now), ActReconcile); len(r) != 0 {
+		t.Fatalf("reconciled again at once: %+v", r)
+	}
+	// Mesos never heard of it: replaced after the retry wait.
+	h.do(h.c.Update(TaskUpdate{TaskID: tasks[0].TaskID, State: "TASK_GONE", Reason: "REASON_RECONCILIATION"}, h.now))
+	if len(h.c.wants(h.now.Add(2*time.Second))) != 1 {
+		t.Fatal("a lost launch must be replaced")
+	}
+}

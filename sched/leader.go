@@ -242,9 +242,13 @@ func (l *leaderLoop) mesosAction(ctx context.Context, a Action) {
 		for _, t := range a.Reconcile {
 			tasks[t.TaskID] = t.AgentID
 		}
-		mc.call(ctx, calls.Reconcile(calls.ReconcileTasks(tasks)))
-		// An empty list asks Mesos for every task it knows of ours, so
-		// tasks we have no record of (orphans) are found and killed.
-		mc.call(ctx, calls.Reconcile(calls.ReconcileTasks(nil)))
+		if len(tasks) > 0 {
+			mc.call(ctx, calls.Reconcile(calls.ReconcileTasks(tasks)))
+		}
+		if a.All {
+			// An empty list asks Mesos for every task it knows of ours, so
+			// tasks we have no record of (orphans) are found and killed.
+			mc.call(ctx, calls.Reconcile(calls.ReconcileTasks(nil)))
+		}
 	}
 }

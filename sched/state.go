@@ -102,6 +102,7 @@ type Action struct {
 	Exec      string            // ActMessage: executor id
 	Command   execproto.Command // ActMessage
 	Reconcile []ReconcileTask   // ActReconcile
+	All       bool              // ActReconcile: also ask for every task Mesos knows (finds orphans)
 }
 
 // ReconcileTask names a task to reconcile.
