@@ -134,8 +134,6 @@ func (l *leaderLoop) subscribed() {
 	l.exec(context.Background(), l.core.Subscribed(time.Now()))
 }
 
-func (l *leaderLoop) disconnected() {}
-
 func (l *leaderLoop) offers(offers []mesos.Offer) {
 	l.offersHeld = map[string]mesos.Offer{}
 	in := make([]Offer, 0, len(offers))

@@ -114,9 +114,9 @@ func (mc *mesosConn) run(ctx context.Context, l *leaderLoop) error {
 			controller.WithFrameworkID(mc.frameworkID),
 			controller.WithRegistrationTokens(backoff.Notifier(500*time.Millisecond, 15*time.Second, ctx.Done())),
 			controller.WithSubscriptionTerminated(func(err error) {
-				if mc.connected.Swap(false) {
-					l.submit(ctx, func() { l.disconnected() })
-				}
+				// Calls are skipped until the next SUBSCRIBED, which
+				// reconciles and re-decides everything.
+				mc.connected.Store(false)
 				if err != nil && !errors.Is(err, context.Canceled) && err != io.EOF {
 					log.Warn("mesos subscription ended", "err", err)
 				} else if ctx.Err() == nil {
