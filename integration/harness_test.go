@@ -2,7 +2,10 @@ package integration
 
 import (
 	"context"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,6 +65,7 @@ func newSystem(t *testing.T, o options) *system {
 			if c.Proxy != nil {
 				t.Logf("mrr-localproxy log:\n%s", c.Proxy.Tail(30))
 			}
+			logSandboxes(t, dir)
 		}
 		c.Close()
 	})
@@ -139,6 +143,24 @@ func memberPID(t *testing.T, addr, password string) int {
 		t.Fatal(err)
 	}
 	return pid
+}
+
+// logSandboxes shows the end of every executor's and redis-server's log.
+func logSandboxes(t *testing.T, dir string) {
+	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if name := d.Name(); name == "stderr" || strings.HasSuffix(name, ".log") && strings.Contains(path, "executors") {
+			b, _ := os.ReadFile(path)
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			if len(lines) > 25 {
+				lines = lines[len(lines)-25:]
+			}
+			t.Logf("%s:\n%s", strings.TrimPrefix(path, dir), strings.Join(lines, "\n"))
+		}
+		return nil
+	})
 }
 
 func redisServersUnder(dir string) []int {
