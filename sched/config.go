@@ -25,9 +25,10 @@ type Config struct {
 	User            string
 	Role            string
 	Principal       string
-	ExecutorPath    string // file served at /executor/mrr-executor
-	ExecutorURI     string // if set, agents fetch the executor from here instead
-	PortLo, PortHi  int    // proxy port range
+	ExecutorPath    string   // file served at /executor/mrr-executor
+	ExecutorURI     string   // if set, agents fetch the executor from here instead
+	ExecutorEnv     []string // KEY=VALUE pairs in the executor's environment (e.g. MRR_REDIS_SERVER)
+	PortLo, PortHi  int      // proxy port range
 	AntiAffinity    bool
 	PingInterval    time.Duration
 	PingMisses      int
@@ -137,6 +138,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Principal, "principal", env("MRR_PRINCIPAL", ""), "Mesos principal (env MRR_PRINCIPAL)")
 	fs.StringVar(&c.ExecutorPath, "executor-path", env("MRR_EXECUTOR_PATH", ""), "mrr-executor binary served to agents; default: mrr-executor next to mrr-sched (env MRR_EXECUTOR_PATH)")
 	fs.StringVar(&c.ExecutorURI, "executor-uri", env("MRR_EXECUTOR_URI", ""), "URI agents fetch mrr-executor from instead of this scheduler (env MRR_EXECUTOR_URI)")
+	if v := os.Getenv("MRR_EXECUTOR_ENV"); v != "" {
+		c.ExecutorEnv = strings.Fields(v)
+	}
+	fs.Var((*envListFlag)(&c.ExecutorEnv), "executor-env", "KEY=VALUE for the executor's environment, e.g. MRR_REDIS_SERVER=/opt/redis/bin/redis-server; repeatable (env MRR_EXECUTOR_ENV, space separated)")
 	fs.Var(&portRangeFlag{c}, "port-range", "proxy ports given to instances, LO-HI (env MRR_PORT_RANGE; default 6100-6300)")
 	c.PortLo, c.PortHi = d.PortLo, d.PortHi
 	if v := os.Getenv("MRR_PORT_RANGE"); v != "" {
@@ -151,6 +156,19 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.ExecutorMemMB, "executor-mem", envFloat("MRR_EXECUTOR_MEM", d.ExecutorMemMB), "MB of one executor (env MRR_EXECUTOR_MEM)")
 	fs.IntVar(&c.LocalAgents, "mesos-local-agents", envInt("MRR_MESOS_LOCAL_AGENTS", d.LocalAgents), "agents of the embedded Mesos for --master local (env MRR_MESOS_LOCAL_AGENTS)")
 	fs.StringVar(&c.MesosWorkDir, "mesos-work-dir", env("MRR_MESOS_WORK_DIR", ""), "sandbox directory of the embedded Mesos; empty means temporary (env MRR_MESOS_WORK_DIR)")
+}
+
+type envListFlag []string
+
+func (f *envListFlag) String() string { return strings.Join(*f, " ") }
+
+func (f *envListFlag) Set(s string) error {
+	k, _, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("executor environment %q is invalid: use KEY=VALUE", s)
+	}
+	*f = append(*f, s)
+	return nil
 }
 
 type portRangeFlag struct{ c *Config }

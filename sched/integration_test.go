@@ -131,6 +131,7 @@ func (w *world) startStandby(mod func(*Config)) *running {
 	cfg.ExecutorPath = w.execBin
 	cfg.Logger = w.logger()
 	cfg.MemberMemMB = 16
+	cfg.ExecutorEnv = []string{"MRR_STATS_INTERVAL=250ms", "MRR_KILL_GRACE=2s"}
 	if mod != nil {
 		mod(&cfg)
 	}

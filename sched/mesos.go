@@ -314,6 +314,14 @@ func (mc *mesosConn) executorInfo(o mesos.Offer, t LaunchTask) *mesos.ExecutorIn
 		},
 		Resources: []mesos.Resource{scalar(o, "cpus", cfg.ExecutorCPUs), scalar(o, "mem", cfg.ExecutorMemMB)},
 	}
+	if len(cfg.ExecutorEnv) > 0 {
+		env := &mesos.Environment{}
+		for _, kv := range cfg.ExecutorEnv {
+			k, v, _ := strings.Cut(kv, "=")
+			env.Variables = append(env.Variables, mesos.Environment_Variable{Name: k, Type: mesos.Environment_Variable_VALUE.Enum(), Value: protoStr(v)})
+		}
+		ei.Command.Environment = env
+	}
 	if id := mc.frameworkID(); id != "" {
 		ei.FrameworkID = &mesos.FrameworkID{Value: id}
 	}

@@ -93,12 +93,19 @@ func TestConfigFlags(t *testing.T) {
 	var c Config
 	fs := flag.NewFlagSet("x", flag.ContinueOnError)
 	c.RegisterFlags(fs)
-	if err := fs.Parse([]string{"--listen", ":9999", "--anti-affinity=false", "--ping-interval", "100ms"}); err != nil {
+	if err := fs.Parse([]string{"--listen", ":9999", "--anti-affinity=false", "--ping-interval", "100ms",
+		"--executor-env", "MRR_STATS_INTERVAL=200ms", "--executor-env", "MRR_KILL_GRACE=3s"}); err != nil {
 		t.Fatal(err)
 	}
 	if c.Master != "local:5" || c.PortLo != 7000 || c.PortHi != 7010 || c.Listen != ":9999" || c.AntiAffinity ||
 		c.PingInterval != 100*time.Millisecond || c.FailoverTimeout != 168*time.Hour || c.FrameworkName != "mrredis" {
 		t.Fatalf("flags: %+v", c)
+	}
+	if len(c.ExecutorEnv) != 2 || c.ExecutorEnv[1] != "MRR_KILL_GRACE=3s" {
+		t.Fatalf("executor env: %v", c.ExecutorEnv)
+	}
+	if err := fs.Parse([]string{"--executor-env", "novalue"}); err == nil {
+		t.Fatal("executor env without = accepted")
 	}
 	if err := fs.Parse([]string{"--port-range", "9-1"}); err == nil {
 		t.Fatal("bad port range accepted")

@@ -216,11 +216,14 @@ func (s *Scheduler) executorURI() string {
 }
 
 // coreConfig is the core's tuning, with executor ids naming the executor
-// URI in use (see ExecutorID).
+// URI and environment in use (see ExecutorID).
 func (s *Scheduler) coreConfig() CoreConfig {
 	cc := s.cfg.coreConfig()
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(s.executorURI()))
+	for _, kv := range s.cfg.ExecutorEnv {
+		_, _ = h.Write([]byte("\x00" + kv))
+	}
 	cc.ExecVersion = fmt.Sprintf("%08x", h.Sum32())[:6]
 	return cc
 }
