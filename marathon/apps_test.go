@@ -130,7 +130,8 @@ const customOptions = `{
               "role": "redis/prod", "principal": "mrredis-prod", "failover_timeout": "72h"},
   "mrredis": {"zk": "zk-1.zk:2181,zk-2.zk:2181,zk-3.zk:2181/redis-prod",
               "mesos_master": "https://leader.mesos:5050", "port_range": "7000-7100",
-              "ping_interval": "500ms", "ping_misses": 4}
+              "ping_interval": "500ms", "ping_misses": 4,
+              "redis_server": "/opt/redis/bin/redis-server"}
 }`
 
 // renderedApps renders the Universe template with config.json's defaults
@@ -559,12 +560,13 @@ func TestConfigDefaultsValidate(t *testing.T) {
 	}
 	// The schema must reject nonsense, or it protects nothing.
 	bad := map[string]string{
-		"unknown section": `{"colour": {}}`,
-		"bad name":        `{"service": {"name": "Bad Name"}}`,
-		"zero instances":  `{"service": {"instances": 0}}`,
-		"role with glob":  `{"service": {"role": "a*"}}`,
-		"bad duration":    `{"service": {"failover_timeout": "1 week"}}`,
-		"bad port range":  `{"mrredis": {"port_range": "6100"}}`,
+		"unknown section":         `{"colour": {}}`,
+		"bad name":                `{"service": {"name": "Bad Name"}}`,
+		"zero instances":          `{"service": {"instances": 0}}`,
+		"role with glob":          `{"service": {"role": "a*"}}`,
+		"bad duration":            `{"service": {"failover_timeout": "1 week"}}`,
+		"bad port range":          `{"mrredis": {"port_range": "6100"}}`,
+		"redis path with a space": `{"mrredis": {"redis_server": "/opt/my redis"}}`,
 	}
 	for name, doc := range bad {
 		if err := schema.Validate(unmarshalSchemaDoc(t, name, []byte(doc))); err == nil {
@@ -598,6 +600,17 @@ func TestRenderedAppNamesTheFramework(t *testing.T) {
 		}
 		if got := flagValue(words, "framework-name"); got != name {
 			t.Errorf("%s: --framework-name %q, want the label's %v", d.name, got, name)
+		}
+		// Optional settings appear exactly when given.
+		for flagName, opt := range map[string]string{"principal": "service.principal", "executor-env": "mrredis.redis_server"} {
+			v, _ := lookupPath(opts, opt)
+			want := fmt.Sprint(v)
+			if flagName == "executor-env" && want != "" {
+				want = "MRR_REDIS_SERVER=" + want
+			}
+			if got := flagValue(words, flagName); got != want {
+				t.Errorf("%s: --%s %q, want %q (from %s)", d.name, flagName, got, want, opt)
+			}
 		}
 	}
 }
