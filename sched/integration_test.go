@@ -60,7 +60,7 @@ func newWorldWith(t testing.TB, mcfg mesoslocal.Config) *world {
 	}
 	w.logFile = f
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() || os.Getenv("MRR_TEST_LOG") != "" {
 			b, _ := os.ReadFile(w.logPath)
 			lines := strings.Split(string(b), "\n")
 			if len(lines) > 200 {
@@ -711,13 +711,16 @@ func TestZooKeeperOutage(t *testing.T) {
 	if code, _ := httpDo(t, base, http.MethodGet, "/readyz", nil); code != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz during outage: %d, want 503", code)
 	}
+	// Long enough for the session to expire (the test ZooKeeper caps
+	// sessions at 4s): the scheduler loses and regains leadership.
+	time.Sleep(5 * time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := zk.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
 	restarted = true
-	waitFor(t, 30*time.Second, "ready again", func() (bool, string) {
+	waitFor(t, 60*time.Second, "ready again", func() (bool, string) {
 		code, body := httpDo(t, base, http.MethodGet, "/readyz", nil)
 		return code == 200, body
 	})
