@@ -395,6 +395,9 @@ func TestEndToEnd(t *testing.T) {
 	if code != 200 || sv.Master != v.Master || sv.State != model.StateRunning || sv.ReplicasInSync != 1 || len(sv.Members) != 2 {
 		t.Fatalf("standby read: %d %+v", code, sv)
 	}
+	if ev := firstEvent(t, r3.s.URL()); ev.Name != "cache" || ev.Instance == nil || ev.Instance.Master != v.Master {
+		t.Fatalf("standby event stream: %+v", ev)
+	}
 
 	// Switchover through the standby: no write is lost.
 	rc = redisClient(v.Master, "s3cret")
