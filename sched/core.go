@@ -370,6 +370,11 @@ func (c *Core) Update(u TaskUpdate, now time.Time) []Action {
 			ms.m.RunID = u.Data.RunID
 		}
 		ms.lastStats, ms.lastPingOK = now, now
+		// The executor reports a replica RUNNING only once its link to the
+		// master is up: count it in sync now rather than at the next stats.
+		if u.Data.Role == model.RoleReplica {
+			ms.m.LinkUp, ms.lastLinkUp = true, now
+		}
 	}
 	var acts []Action
 	if ms.killing && !isTerminal(u.State) && !isGoneForNow(u.State) {
