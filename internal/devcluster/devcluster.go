@@ -182,7 +182,8 @@ type Proc struct {
 }
 
 // StartProc starts bin in its own process group, logging to logPath. The
-// child dies with this process (Pdeathsig).
+// child is told to stop when this process dies (Pdeathsig SIGTERM: mrr-sched
+// then stops an embedded Mesos, which stops its executors and redis-servers).
 func StartProc(bin, logPath string, args ...string) (*Proc, error) {
 	f, err := os.Create(logPath)
 	if err != nil {
@@ -190,7 +191,7 @@ func StartProc(bin, logPath string, args ...string) (*Proc, error) {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("start %s: %w", filepath.Base(bin), err)

@@ -5,19 +5,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
 
+	"github.com/mrredis/mrredis/internal/devcluster"
 	"github.com/mrredis/mrredis/internal/zkserver"
 )
 
@@ -70,24 +67,25 @@ func run(ctx context.Context, c config) error {
 	say("ZooKeeper on %s", zk.Addr())
 
 	say("starting mrr-sched with a local Mesos cluster of %d agents ...", c.agents)
-	sched, err := start(ctx, filepath.Join(bin, "mrr-sched"), filepath.Join(logs, "mrr-sched.log"),
+	sched, err := start(filepath.Join(bin, "mrr-sched"), filepath.Join(logs, "mrr-sched.log"),
 		"--zk", zkConnect, "--master", fmt.Sprintf("local:%d", c.agents), "--listen", c.listen,
 		"--executor-path", filepath.Join(bin, "mrr-executor"), "--mesos-work-dir", filepath.Join(dir, "mesos"))
 	if err != nil {
 		return err
 	}
-	defer terminate(sched)
+	defer sched.Stop()
 
 	say("starting mrr-localproxy ...")
-	proxy, err := start(ctx, filepath.Join(bin, "mrr-localproxy"), filepath.Join(logs, "mrr-localproxy.log"),
+	proxy, err := start(filepath.Join(bin, "mrr-localproxy"), filepath.Join(logs, "mrr-localproxy.log"),
 		"--zk", zkConnect, "--admin", c.proxyAdm)
 	if err != nil {
 		return err
 	}
-	defer terminate(proxy)
+	defer proxy.Stop()
 
 	base := "http://" + c.listen
-	if err := waitHTTP(ctx, base+"/readyz", 60*time.Second, sched); err != nil {
+	say("waiting for the scheduler to be ready ...")
+	if err := sched.WaitHTTP(ctx, base+"/readyz", 60*time.Second); err != nil {
 		return fmt.Errorf("mrr-sched did not become ready (see %s): %w", filepath.Join(logs, "mrr-sched.log"), err)
 	}
 	fmt.Printf(`
@@ -97,90 +95,26 @@ mrredis is running.
   logs:       %s
 Try:
   bin/mrr create demo --memory 64 --replicas 1 --wait
-  redis-cli -p $(bin/mrr status demo --output json | sed -n 's/.*"proxy_port": *\([0-9]*\).*/\1/p') PING
+  redis-cli -p 6100 PING     # the first instance gets port 6100; bin/mrr list shows every port
 Press Ctrl-C to stop everything.
 `, base, base, logs)
 
 	select {
 	case <-ctx.Done():
-	case <-exited(sched):
+	case <-sched.Done():
 		return fmt.Errorf("mrr-sched exited; see %s", filepath.Join(logs, "mrr-sched.log"))
-	case <-exited(proxy):
+	case <-proxy.Done():
 		return fmt.Errorf("mrr-localproxy exited; see %s", filepath.Join(logs, "mrr-localproxy.log"))
 	}
 	say("stopping ...")
 	return nil
 }
 
-type proc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func start(ctx context.Context, path, logPath string, args ...string) (*proc, error) {
+func start(path, logPath string, args ...string) (*devcluster.Proc, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%s is missing: run `make build` first: %w", path, err)
 	}
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(path, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// SIGTERM, not SIGKILL, if devrun dies: mrr-sched then stops its
-	// embedded Mesos, which stops every executor and redis-server.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", filepath.Base(path), err)
-	}
-	p := &proc{cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); logf.Close(); close(p.done) }()
-	return p, nil
-}
-
-func exited(p *proc) <-chan struct{} { return p.done }
-
-// terminate asks the process group to stop, then kills what is left so
-// that no redis-server outlives `make run`.
-func terminate(p *proc) {
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	<-p.done
-}
-
-func waitHTTP(ctx context.Context, url string, timeout time.Duration, p *proc) error {
-	deadline := time.Now().Add(timeout)
-	last := time.Now()
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("%s answered %s", url, resp.Status)
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		if time.Since(last) > 5*time.Second {
-			say("waiting for the scheduler: %v", err)
-			last = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			return errors.New("interrupted")
-		case <-p.done:
-			return errors.New("it exited")
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return devcluster.StartProc(path, logPath, args...)
 }
 
 func say(format string, args ...any) {
