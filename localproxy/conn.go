@@ -75,7 +75,16 @@ type backend struct {
 	// Guarded by clientConn.mu.
 	sent, recv uint64 // commands written to / answered from this backend
 	movable    bool   // the client's state could move when it was detached
+	// detached is set when the backend is no longer the client's: replies
+	// read after that are dropped (their commands get an error instead).
+	detached atomic.Bool
 }
+
+// closeAsync closes nc without waiting. A connection read by readLoop
+// cannot be closed synchronously from code that its own read callback
+// might be waiting for (Close waits for the callback to return); the
+// close evicts the reader at once either way.
+func closeAsync(nc net.Conn) { go nc.Close() }
 
 func newClientConn(in *instance, nc net.Conn) *clientConn {
 	return &clientConn{in: in, client: nc, resumable: true}
@@ -93,9 +102,10 @@ func (c *clientConn) closeLocked() {
 		return
 	}
 	c.closed = true
-	c.client.Close()
+	closeAsync(c.client)
 	if c.be != nil {
-		c.be.conn.Close()
+		c.be.detached.Store(true)
+		closeAsync(c.be.conn)
 		c.be = nil
 	}
 	if c.drain != nil {
@@ -127,7 +137,8 @@ func (c *clientConn) routeChanged() {
 func (c *clientConn) detachLocked() {
 	c.be.movable = c.movableLocked()
 	c.resumable = c.be.movable
-	c.be.conn.Close()
+	c.be.detached.Store(true)
+	closeAsync(c.be.conn)
 	c.be = nil
 }
 
@@ -136,45 +147,40 @@ func (c *clientConn) serve() {
 	defer c.close()
 	buf := make([]byte, bufSize)
 	start, end := 0, 0 // buf[start:end] is read but not yet forwarded
-	for {
-		n, err := c.client.Read(buf[end:])
-		if n > 0 {
-			if c.raw.Load() {
-				if !c.forward(buf[:end+n], 0) {
-					return
-				}
-				start, end = 0, 0
-				continue
+	_ = readLoop(c.client, func() []byte { return buf[end:] }, func(n int) bool {
+		if c.raw.Load() {
+			if !c.forward(buf[:end+n], 0) {
+				return false
 			}
-			scan := end
-			end += n
-			var ok bool
-			if start, ok = c.process(buf, start, scan, end); !ok {
-				return
-			}
-			switch {
-			case start == end:
-				start, end = 0, 0
-			case start > 0:
-				end = copy(buf, buf[start:end])
-				start = 0
-			case end == len(buf):
-				// One command bigger than the buffer: stream it.
-				cnt := 1
-				if c.partialSent {
-					cnt = 0
-				}
-				if !c.forward(buf[:end], cnt) {
-					return
-				}
-				c.partialSent = true
-				start, end = 0, 0
-			}
+			start, end = 0, 0
+			return true
 		}
-		if err != nil {
-			return
+		scan := end
+		end += n
+		var ok bool
+		if start, ok = c.process(buf, start, scan, end); !ok {
+			return false
 		}
-	}
+		switch {
+		case start == end:
+			start, end = 0, 0
+		case start > 0:
+			end = copy(buf, buf[start:end])
+			start = 0
+		case end == len(buf):
+			// One command bigger than the buffer: stream it.
+			cnt := 1
+			if c.partialSent {
+				cnt = 0
+			}
+			if !c.forward(buf[:end], cnt) {
+				return false
+			}
+			c.partialSent = true
+			start, end = 0, 0
+		}
+		return true
+	})
 }
 
 // process scans buf[scan:end], forwards complete commands from buf[start:]
@@ -328,7 +334,7 @@ func (c *clientConn) forward(b []byte, cmds int) bool {
 	}
 	if _, err := be.conn.Write(b); err != nil {
 		// pump sees the broken connection and fails what is in flight.
-		be.conn.Close()
+		closeAsync(be.conn)
 	}
 	return true
 }
@@ -486,34 +492,32 @@ func (c *clientConn) answered(be *backend, n uint64) {
 func (c *clientConn) pump(be *backend) {
 	buf := make([]byte, bufSize)
 	var rs replyScanner
-	for {
-		n, err := be.conn.Read(buf)
-		if n > 0 {
-			k := 0
-			if !c.raw.Load() {
-				var perr error
-				if k, perr = rs.feed(buf[:n]); perr != nil {
-					c.in.log.Error("master sent something that is not RESP; closing the client connection", "err", perr)
-					c.close()
-					return
-				}
-			}
-			c.wmu.Lock()
-			_, werr := c.client.Write(buf[:n])
-			c.wmu.Unlock()
-			if werr != nil {
+	_ = readLoop(be.conn, func() []byte { return buf }, func(n int) bool {
+		if be.detached.Load() {
+			return false
+		}
+		k := 0
+		if !c.raw.Load() {
+			var perr error
+			if k, perr = rs.feed(buf[:n]); perr != nil {
+				c.in.log.Error("master sent something that is not RESP; closing the client connection", "err", perr)
 				c.close()
-				return
-			}
-			if k > 0 {
-				c.answered(be, uint64(k))
+				return false
 			}
 		}
-		if err != nil {
-			c.backendGone(be, &rs)
-			return
+		c.wmu.Lock()
+		_, werr := c.client.Write(buf[:n])
+		c.wmu.Unlock()
+		if werr != nil {
+			c.close()
+			return false
 		}
-	}
+		if k > 0 {
+			c.answered(be, uint64(k))
+		}
+		return true
+	})
+	c.backendGone(be, &rs)
 }
 
 // backendGone handles the end of be: a route change (be was detached) or
@@ -532,7 +536,8 @@ func (c *clientConn) backendGone(be *backend, rs *replyScanner) {
 		movable = c.movableLocked()
 		c.resumable = movable
 	}
-	be.conn.Close()
+	be.detached.Store(true)
+	closeAsync(be.conn)
 	inFlight := be.sent - be.recv
 	if c.raw.Load() {
 		inFlight = 0 // not counted in pub/sub mode; the client is closed

@@ -488,6 +488,7 @@ func TestMasterLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	inFlight.expect("-ERR mrredis: connection to the master was lost, command not executed or result unknown; retry")
+	waitFor(t, "the killed redis-server to stop accepting", func() bool { return refused(a.Port) })
 	// The idle connection's next command fails fast and clearly (the
 	// first may still have gone to the dying connection).
 	for i := 0; ; i++ {
