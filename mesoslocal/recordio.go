@@ -182,12 +182,6 @@ func (s *eventStream) close() {
 	}
 }
 
-func (s *eventStream) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
-}
-
 // serve writes the stream as a chunked RecordIO response until the stream
 // is closed and drained, the client goes away, or ctx ends. heartbeat, when
 // not nil, is queued every interval.

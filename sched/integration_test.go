@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,7 +35,6 @@ type world struct {
 	mesos   *mesoslocal.Cluster
 	execBin string
 	logPath string
-	logMu   sync.Mutex
 	logFile *os.File
 	store   *zkstore.Store
 }
