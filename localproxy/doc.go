@@ -24,7 +24,9 @@
 // flight, and read the command name and first argument, so it can follow
 // SELECT, MULTI, WATCH, HELLO and answer AUTH. Pipelined commands read in
 // one read are written to Redis in one write, and replies likewise. The
-// hot path allocates nothing. SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE, MONITOR,
+// hot path allocates nothing, and reads go through the raw descriptor so
+// that a short read is followed by a wait for the poller rather than by a
+// read that fails with EAGAIN (readloop.go), as HAProxy does. SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE, MONITOR,
 // CLIENT REPLY and CLIENT TRACKING switch a connection to plain
 // bidirectional copying.
 //
