@@ -22,15 +22,17 @@ func TestFailover(t *testing.T) {
 	tests := []struct {
 		name  string
 		cause func(t *testing.T, s *system, master model.Member, pid int)
+		// comeback, when set, revives the old master after the failover.
+		comeback func(pid int)
 	}{
 		{"redis-server killed", func(t *testing.T, s *system, _ model.Member, pid int) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}},
+		}, nil},
 		{"executor killed", func(t *testing.T, s *system, _ model.Member, pid int) {
 			// The executor is redis-server's parent; its death takes the
 			// member down with it (Pdeathsig), as Mesos would.
 			_ = syscall.Kill(parentPID(t, pid), syscall.SIGKILL)
-		}},
+		}, nil},
 		{"agent lost", func(t *testing.T, s *system, master model.Member, _ int) {
 			for i, a := range s.mesos.Agents() {
 				if a.Hostname == master.Host {
@@ -41,12 +43,11 @@ func TestFailover(t *testing.T) {
 				}
 			}
 			t.Fatalf("no agent with host %s", master.Host)
-		}},
-		{"master hung", func(t *testing.T, s *system, _ model.Member, pid int) {
+		}, nil},
+		{"master hung, then back", func(t *testing.T, s *system, _ model.Member, pid int) {
 			_ = syscall.Kill(pid, syscall.SIGSTOP)
-			// Let it come back later: the scheduler must fence it.
 			t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
-		}},
+		}, func(pid int) { _ = syscall.Kill(pid, syscall.SIGCONT) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,6 +87,21 @@ func TestFailover(t *testing.T) {
 				return v.State == model.StateRunning && v.ReplicasInSync == 2 && len(v.Members) == 3
 			})
 			assertOneMaster(t, s, healed)
+			if tt.comeback != nil {
+				// The old master wakes up believing it is master: it must
+				// be gone (or a replica) before anything routes to it.
+				tt.comeback(pid)
+				waitRedis(t, func() error {
+					if err := syscall.Kill(pid, 0); err == nil {
+						return fmt.Errorf("old master (pid %d) still runs after it came back", pid)
+					}
+					return nil
+				})
+				assertOneMaster(t, s, s.waitFor("fo", "RUNNING", func(v model.InstanceView) bool { return v.State == model.StateRunning }))
+				if got, err := proxy.Get(ctx, "after").Result(); err != nil || got != "2" {
+					t.Fatalf("after the old master came back: GET after = %q, %v", got, err)
+				}
+			}
 		})
 	}
 }
