@@ -2,7 +2,7 @@
 // directly and against HAProxy in TCP mode, with redis-benchmark, in one
 // run:
 //
-//	go run ./bench/proxy [-n 200000] [-c 50] [-rounds 1] [-cpuprofile proxy.pprof]
+//	go run ./bench/proxy [-n 200000] [-c 50] [-rounds 1] [-P 1,16] [-latency=true] [-cpuprofile proxy.pprof]
 //
 // It starts a redis-server, the localproxy.Proxy in this process and
 // haproxy (config written to a temp dir), runs `redis-benchmark -t set,get
@@ -42,14 +42,25 @@ func main() {
 	clients := flag.Int("c", 50, "parallel connections")
 	rounds := flag.Int("rounds", 1, "runs per figure; the median is shown")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process (the proxy) to this file")
+	pipelines := flag.String("P", "1,16", "comma-separated pipeline depths to run")
+	latency := flag.Bool("latency", true, "also measure the single-client latency")
 	flag.Parse()
-	if err := run(*n, *clients, *rounds, *cpuprofile); err != nil {
+	var pls []int
+	for _, f := range strings.Split(*pipelines, ",") {
+		pl, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || pl < 1 {
+			fmt.Fprintf(os.Stderr, "bench/proxy: -P %q: want comma-separated positive integers\n", *pipelines)
+			os.Exit(2)
+		}
+		pls = append(pls, pl)
+	}
+	if err := run(*n, *clients, *rounds, pls, *latency, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/proxy:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n, clients, rounds int, cpuprofile string) error {
+func run(n, clients, rounds int, pipelines []int, latency bool, cpuprofile string) error {
 	for _, bin := range []string{"redis-server", "redis-benchmark", "haproxy"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return fmt.Errorf("%s not found in PATH (run scripts/deps.sh): %w", bin, err)
@@ -140,7 +151,7 @@ listen redis
 
 	// results[pipeline][target][test]
 	results := map[int]map[string]map[string]result{}
-	for _, pl := range []int{1, 16} {
+	for _, pl := range pipelines {
 		results[pl] = map[string]map[string]result{}
 		all := map[string]map[string][]result{}
 		for r := 0; r < rounds; r++ {
@@ -167,7 +178,7 @@ listen redis
 
 	fmt.Printf("redis-benchmark -t set,get -c %d -n %d, median of %d round(s)\n\n", clients, n, rounds)
 	fmt.Printf("%-4s %-4s %-11s %12s %9s %14s %15s\n", "-P", "test", "target", "rps", "p50 ms", "proxy/direct", "proxy/haproxy")
-	for _, pl := range []int{1, 16} {
+	for _, pl := range pipelines {
 		for _, test := range []string{"SET", "GET"} {
 			d := results[pl]["direct"][test]
 			h := results[pl]["haproxy"][test]
@@ -185,6 +196,9 @@ listen redis
 		}
 	}
 
+	if !latency {
+		return nil
+	}
 	// Latency without queueing: one client, one command at a time.
 	fmt.Printf("\nredis-benchmark -t get -c 1 -n %d -P 1 (latency of one request, no queueing)\n\n", n/10)
 	fmt.Printf("%-11s %9s %14s\n", "target", "p50 ms", "added p50 µs")
