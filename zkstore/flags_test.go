@@ -3,6 +3,7 @@ package zkstore
 import (
 	"flag"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -43,3 +44,28 @@ func TestRegisterFlags(t *testing.T) {
 type nopWriter struct{}
 
 func (nopWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+func TestRegisterFlagsBadEnvironment(t *testing.T) {
+	tests := []struct {
+		env, val, want string
+	}{
+		{"MRR_ZK", "h:1/", `environment MRR_ZK="h:1/"`},
+		{"MRR_ZK_SESSION_TIMEOUT", "long", `environment MRR_ZK_SESSION_TIMEOUT="long": invalid duration`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.env, func(t *testing.T) {
+			t.Setenv("MRR_ZK", "")
+			t.Setenv("MRR_ZK_SESSION_TIMEOUT", "")
+			t.Setenv(tt.env, tt.val)
+			var c Config
+			c.RegisterFlags(flag.NewFlagSet("x", flag.ContinueOnError))
+			if err := c.EnvErr(); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("EnvErr() = %v, want %q", err, tt.want)
+			}
+			// A bad value changes nothing: the built-in defaults stay.
+			if !slices.Equal(c.Servers, []string{"127.0.0.1:2181"}) || c.Root != DefaultRoot || c.SessionTimeout != 10*time.Second {
+				t.Errorf("config after a bad environment: %+v", c)
+			}
+		})
+	}
+}

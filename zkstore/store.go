@@ -3,10 +3,8 @@ package zkstore
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +38,8 @@ type Config struct {
 	OpTimeout      time.Duration // default 5s: each call fails with ErrUnavailable after this
 	Digest         string        // optional "user:password": only this identity may write; the world may read
 	Logger         *slog.Logger
+
+	envErr error // bad MRR_ZK* values seen by RegisterFlags; see EnvErr
 }
 
 func (c Config) withDefaults() Config {
@@ -59,56 +59,6 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.Default()
 	}
 	return c
-}
-
-// RegisterFlags registers --zk (env MRR_ZK, "host:port,.../root"),
-// --zk-session-timeout (MRR_ZK_SESSION_TIMEOUT) and --zk-digest
-// (MRR_ZK_DIGEST) on fs.
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	if len(c.Servers) == 0 {
-		c.Servers = []string{"127.0.0.1:2181"}
-	}
-	if c.Root == "" {
-		c.Root = DefaultRoot
-	}
-	if v := os.Getenv("MRR_ZK"); v != "" {
-		if servers, root, err := ParseConnect(v); err == nil {
-			c.Servers, c.Root = servers, root
-		}
-	}
-	fs.Var((*connectFlag)(c), "zk", "ZooKeeper connect string host:port[,host:port...][/root] (env MRR_ZK)")
-	st := c.SessionTimeout
-	if st <= 0 {
-		st = 10 * time.Second
-	}
-	if v, err := time.ParseDuration(os.Getenv("MRR_ZK_SESSION_TIMEOUT")); err == nil {
-		st = v
-	}
-	fs.DurationVar(&c.SessionTimeout, "zk-session-timeout", st, "ZooKeeper session timeout (env MRR_ZK_SESSION_TIMEOUT)")
-	d := c.Digest
-	if v := os.Getenv("MRR_ZK_DIGEST"); v != "" {
-		d = v
-	}
-	fs.StringVar(&c.Digest, "zk-digest", d, "optional user:password; nodes are then writable only by this identity (env MRR_ZK_DIGEST)")
-}
-
-// connectFlag is Config seen as a flag.Value for a connect string.
-type connectFlag Config
-
-func (f *connectFlag) String() string {
-	if f == nil {
-		return ""
-	}
-	return strings.Join(f.Servers, ",") + f.Root
-}
-
-func (f *connectFlag) Set(s string) error {
-	servers, root, err := ParseConnect(s)
-	if err != nil {
-		return err
-	}
-	f.Servers, f.Root = servers, root
-	return nil
 }
 
 // Store is a connection to ZooKeeper holding mrredis' records under one
