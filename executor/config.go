@@ -3,8 +3,9 @@ package executor
 import (
 	"flag"
 	"fmt"
-	"os"
 	"time"
+
+	"github.com/mrredis/mrredis/internal/envflag"
 )
 
 // Config is the executor's own configuration. What the Mesos agent tells
@@ -37,7 +38,7 @@ type Config struct {
 	// instances do not hold agent resources forever. 0 disables it.
 	IdleTimeout time.Duration
 
-	envErrs []error
+	envErr error // bad MRR_* values seen by RegisterFlags
 }
 
 // DefaultConfig returns the defaults.
@@ -55,50 +56,39 @@ func DefaultConfig() Config {
 }
 
 // RegisterFlags registers every setting on fs with c's values as defaults,
-// each overridden by its environment variable when that is set.
+// each overridden by its MRR_* environment variable when that is set; a bad
+// environment value is kept for EnvErr and Validate.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	type def struct {
-		name, env, usage string
-		reg              func(name, usage string)
-	}
-	defs := []def{
-		{"redis-server", "MRR_REDIS_SERVER", "redis-server binary (path, or name in PATH)",
-			func(n, u string) { fs.StringVar(&c.RedisServer, n, c.RedisServer, u) }},
-		{"bind", "MRR_BIND", "address redis members listen on (default: host of MESOS_AGENT_ENDPOINT)",
-			func(n, u string) { fs.StringVar(&c.Bind, n, c.Bind, u) }},
-		{"ready-timeout", "MRR_READY_TIMEOUT", "longest wait from launch until a member serves (replicas: link to master up)",
-			func(n, u string) { fs.DurationVar(&c.ReadyTimeout, n, c.ReadyTimeout, u) }},
-		{"stats-interval", "MRR_STATS_INTERVAL", "how often member stats are sent to the scheduler",
-			func(n, u string) { fs.DurationVar(&c.StatsInterval, n, c.StatsInterval, u) }},
-		{"kill-grace", "MRR_KILL_GRACE", "graceful SHUTDOWN time before SIGKILL when a task has no kill policy",
-			func(n, u string) { fs.DurationVar(&c.KillGrace, n, c.KillGrace, u) }},
-		{"maxmemory-policy", "MRR_MAXMEMORY_POLICY", "redis maxmemory-policy (noeviction: full instances refuse writes instead of dropping keys)",
-			func(n, u string) { fs.StringVar(&c.MaxMemoryPolicy, n, c.MaxMemoryPolicy, u) }},
-		{"recovery-timeout", "MRR_RECOVERY_TIMEOUT", "how long to retry subscribing to a lost agent when MESOS_RECOVERY_TIMEOUT is unset",
-			func(n, u string) { fs.DurationVar(&c.RecoveryTimeout, n, c.RecoveryTimeout, u) }},
-		{"mesos-codec", "MRR_MESOS_CODEC", "Mesos API encoding: protobuf or json",
-			func(n, u string) { fs.StringVar(&c.Codec, n, c.Codec, u) }},
-		{"idle-timeout", "MRR_IDLE_TIMEOUT", "exit after this long without live tasks (0: never)",
-			func(n, u string) { fs.DurationVar(&c.IdleTimeout, n, c.IdleTimeout, u) }},
-	}
-	for _, d := range defs {
-		d.reg(d.name, d.usage+" (env "+d.env+")")
-		if v, ok := os.LookupEnv(d.env); ok {
-			if err := fs.Set(d.name, v); err != nil {
-				c.envErrs = append(c.envErrs, fmt.Errorf("environment %s=%q: %w", d.env, v, err))
-			} else {
-				// A value from the environment is the default, not an
-				// explicit flag: show it as such in -help.
-				fs.Lookup(d.name).DefValue = v
-			}
-		}
-	}
+	fs.StringVar(&c.RedisServer, "redis-server", c.RedisServer, "redis-server binary (path, or name in PATH)")
+	fs.StringVar(&c.Bind, "bind", c.Bind, "address redis members listen on (default: host of MESOS_AGENT_ENDPOINT)")
+	fs.DurationVar(&c.ReadyTimeout, "ready-timeout", c.ReadyTimeout, "longest wait from launch until a member serves (replicas: link to master up)")
+	fs.DurationVar(&c.StatsInterval, "stats-interval", c.StatsInterval, "how often member stats are sent to the scheduler")
+	fs.DurationVar(&c.KillGrace, "kill-grace", c.KillGrace, "graceful SHUTDOWN time before SIGKILL when a task has no kill policy")
+	fs.StringVar(&c.MaxMemoryPolicy, "maxmemory-policy", c.MaxMemoryPolicy, "redis maxmemory-policy (noeviction: full instances refuse writes instead of dropping keys)")
+	fs.DurationVar(&c.RecoveryTimeout, "recovery-timeout", c.RecoveryTimeout, "how long to retry subscribing to a lost agent when MESOS_RECOVERY_TIMEOUT is unset")
+	fs.StringVar(&c.Codec, "mesos-codec", c.Codec, "Mesos API encoding: protobuf or json")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "exit after this long without live tasks (0: never)")
+	c.envErr = envflag.Apply(fs, map[string]string{
+		"redis-server":     "MRR_REDIS_SERVER",
+		"bind":             "MRR_BIND",
+		"ready-timeout":    "MRR_READY_TIMEOUT",
+		"stats-interval":   "MRR_STATS_INTERVAL",
+		"kill-grace":       "MRR_KILL_GRACE",
+		"maxmemory-policy": "MRR_MAXMEMORY_POLICY",
+		"recovery-timeout": "MRR_RECOVERY_TIMEOUT",
+		"mesos-codec":      "MRR_MESOS_CODEC",
+		"idle-timeout":     "MRR_IDLE_TIMEOUT",
+	})
 }
+
+// EnvErr reports the environment variables RegisterFlags could not use,
+// each named with its value; nil when all were good or unset.
+func (c Config) EnvErr() error { return c.envErr }
 
 // Validate reports the first problem with c, in one sentence.
 func (c Config) Validate() error {
-	if len(c.envErrs) > 0 {
-		return c.envErrs[0]
+	if c.envErr != nil {
+		return c.envErr
 	}
 	switch {
 	case c.RedisServer == "":

@@ -24,13 +24,17 @@ func TestConfigFlagsAndEnv(t *testing.T) {
 		cfg.StatsInterval != time.Second || cfg.MaxMemoryPolicy != "noeviction" {
 		t.Errorf("config %+v", cfg)
 	}
+	if f := fs.Lookup("ready-timeout"); f.DefValue != "7s" || !strings.HasSuffix(f.Usage, "(env MRR_READY_TIMEOUT)") {
+		t.Errorf("-ready-timeout help: default %q, usage %q", f.DefValue, f.Usage)
+	}
 }
 
 func TestConfigRejectsBadValues(t *testing.T) {
 	tests := []struct {
 		env, val, args, wantErr string
 	}{
-		{"MRR_READY_TIMEOUT", "soon", "", `environment MRR_READY_TIMEOUT="soon"`},
+		{"MRR_READY_TIMEOUT", "soon", "", `environment MRR_READY_TIMEOUT="soon": invalid duration for -ready-timeout`},
+		{"MRR_IDLE_TIMEOUT", "-", "--idle-timeout=1s", `environment MRR_IDLE_TIMEOUT="-": invalid duration`},
 		{"", "", "--stats-interval=0s", "stats interval 0s must be positive"},
 		{"", "", "--maxmemory-policy=lru", `maxmemory policy "lru" is unknown`},
 		{"", "", "--mesos-codec=xml", `mesos codec "xml" is unknown`},
@@ -55,6 +59,9 @@ func TestConfigRejectsBadValues(t *testing.T) {
 			err := cfg.Validate()
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("Validate() = %v, want %q", err, tt.wantErr)
+			}
+			if envErr := cfg.EnvErr(); (envErr != nil) != (tt.env != "") {
+				t.Errorf("EnvErr() = %v with environment %s=%q", envErr, tt.env, tt.val)
 			}
 		})
 	}
