@@ -1,14 +1,15 @@
 package localproxy
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mrredis/mrredis/internal/envflag"
 	"github.com/mrredis/mrredis/zkstore"
 )
 
@@ -29,7 +30,7 @@ type Config struct {
 	// DialTimeout bounds connecting and authenticating to a master.
 	DialTimeout time.Duration
 
-	envErrs []error
+	envErr error // bad MRR_* values seen by RegisterFlags
 }
 
 // DefaultConfig returns the defaults.
@@ -45,41 +46,33 @@ func DefaultConfig() Config {
 }
 
 // RegisterFlags registers every setting on fs with c's values as defaults,
-// each overridden by its environment variable when that is set.
+// each overridden by its MRR_* environment variable when that is set; a bad
+// environment value is kept for EnvErr and Validate.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.ZK.RegisterFlags(fs)
-	type def struct {
-		name, env, usage string
-		reg              func(name, usage string)
-	}
-	defs := []def{
-		{"bind", "MRR_BIND", "address the per-instance listeners bind to; keep it loopback, the proxy answers AUTH itself",
-			func(n, u string) { fs.StringVar(&c.Bind, n, c.Bind, u) }},
-		{"port-range", "MRR_PORT_RANGE", "lo-hi: instances whose proxy port is outside are refused",
-			func(n, u string) { fs.StringVar(&c.PortRange, n, c.PortRange, u) }},
-		{"admin", "MRR_ADMIN", "host:port of the /healthz and /metrics listener",
-			func(n, u string) { fs.StringVar(&c.Admin, n, c.Admin, u) }},
-		{"listen-retry", "MRR_LISTEN_RETRY", "how often a port held by another program is tried again",
-			func(n, u string) { fs.DurationVar(&c.ListenRetry, n, c.ListenRetry, u) }},
-		{"dial-timeout", "MRR_DIAL_TIMEOUT", "longest wait to connect and authenticate to a master",
-			func(n, u string) { fs.DurationVar(&c.DialTimeout, n, c.DialTimeout, u) }},
-	}
-	for _, d := range defs {
-		d.reg(d.name, d.usage+" (env "+d.env+")")
-		if v, ok := os.LookupEnv(d.env); ok {
-			if err := fs.Set(d.name, v); err != nil {
-				c.envErrs = append(c.envErrs, fmt.Errorf("environment %s=%q: %w", d.env, v, err))
-			} else {
-				fs.Lookup(d.name).DefValue = v
-			}
-		}
-	}
+	fs.StringVar(&c.Bind, "bind", c.Bind, "address the per-instance listeners bind to; keep it loopback, the proxy answers AUTH itself")
+	fs.StringVar(&c.PortRange, "port-range", c.PortRange, "lo-hi: instances whose proxy port is outside are refused")
+	fs.StringVar(&c.Admin, "admin", c.Admin, "host:port of the /healthz and /metrics listener")
+	fs.DurationVar(&c.ListenRetry, "listen-retry", c.ListenRetry, "how often a port held by another program is tried again")
+	fs.DurationVar(&c.DialTimeout, "dial-timeout", c.DialTimeout, "longest wait to connect and authenticate to a master")
+	c.envErr = envflag.Apply(fs, map[string]string{
+		"bind":         "MRR_BIND",
+		"port-range":   "MRR_PORT_RANGE",
+		"admin":        "MRR_ADMIN",
+		"listen-retry": "MRR_LISTEN_RETRY",
+		"dial-timeout": "MRR_DIAL_TIMEOUT",
+	})
 }
+
+// EnvErr reports the environment variables RegisterFlags could not use
+// (MRR_ZK* included), each named with its value; nil when all were good or
+// unset.
+func (c Config) EnvErr() error { return errors.Join(c.ZK.EnvErr(), c.envErr) }
 
 // Validate reports the first problem with c, in one sentence.
 func (c Config) Validate() error {
-	if len(c.envErrs) > 0 {
-		return c.envErrs[0]
+	if err := c.EnvErr(); err != nil {
+		return err
 	}
 	if len(c.ZK.Servers) == 0 {
 		return fmt.Errorf("no ZooKeeper servers given: use --zk host:port/root")

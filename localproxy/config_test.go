@@ -71,10 +71,21 @@ func TestConfigFlags(t *testing.T) {
 			t.Errorf("%v: Validate() = %v, want %q", b.args, err, b.want)
 		}
 	}
-	t.Setenv("MRR_DIAL_TIMEOUT", "soon")
-	cfg = DefaultConfig()
-	cfg.RegisterFlags(flag.NewFlagSet("t", flag.ContinueOnError))
-	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "MRR_DIAL_TIMEOUT") {
-		t.Errorf("bad environment value: Validate() = %v", err)
+	badEnv := []struct{ env, val, want string }{
+		{"MRR_DIAL_TIMEOUT", "soon", `environment MRR_DIAL_TIMEOUT="soon": invalid duration for -dial-timeout`},
+		{"MRR_ZK", "zk1/", `environment MRR_ZK="zk1/"`},
+	}
+	for _, b := range badEnv {
+		t.Run(b.env, func(t *testing.T) {
+			t.Setenv(b.env, b.val)
+			cfg := DefaultConfig()
+			cfg.RegisterFlags(flag.NewFlagSet("t", flag.ContinueOnError))
+			if err := cfg.EnvErr(); err == nil || !strings.Contains(err.Error(), b.want) {
+				t.Errorf("EnvErr() = %v, want %q", err, b.want)
+			}
+			if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), b.env) {
+				t.Errorf("bad environment value: Validate() = %v", err)
+			}
+		})
 	}
 }
