@@ -1,6 +1,7 @@
 package sched
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mrredis/mrredis/internal/envflag"
 	"github.com/mrredis/mrredis/internal/model"
 	"github.com/mrredis/mrredis/zkstore"
 )
@@ -43,6 +45,8 @@ type Config struct {
 	// LocalMesos starts the embedded Mesos for --master local[:N];
 	// DefaultConfig sets it when the build has one (see local.go).
 	LocalMesos LocalMesosFunc
+
+	envErr error // bad MRR_* values seen by RegisterFlags
 }
 
 // DefaultConfig returns the defaults of every field.
@@ -77,86 +81,68 @@ func currentUser() string {
 	return "root"
 }
 
-func env(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
-	}
-	return def
-}
-
-func envDuration(name string, def time.Duration) time.Duration {
-	if v, ok := os.LookupEnv(name); ok {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
-		}
-	}
-	return def
-}
-
-func envInt(name string, def int) int {
-	if v, ok := os.LookupEnv(name); ok {
-		if n, err := strconv.Atoi(v); err == nil {
-			return n
-		}
-	}
-	return def
-}
-
-func envFloat(name string, def float64) float64 {
-	if v, ok := os.LookupEnv(name); ok {
-		if n, err := strconv.ParseFloat(v, 64); err == nil {
-			return n
-		}
-	}
-	return def
-}
-
-func envBool(name string, def bool) bool {
-	if v, ok := os.LookupEnv(name); ok {
-		if b, err := strconv.ParseBool(v); err == nil {
-			return b
-		}
-	}
-	return def
-}
-
 // RegisterFlags registers every mrr-sched flag on fs, each defaulting to
-// its MRR_* environment variable when set, else to DefaultConfig.
+// its MRR_* environment variable when set, else to DefaultConfig. A bad
+// environment value is kept for EnvErr, and New refuses the Config.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	d := DefaultConfig()
 	c.ZK = d.ZK
 	c.ZK.RegisterFlags(fs) // --zk (MRR_ZK) and friends
 	c.Limits = d.Limits
 	c.LocalMesos = d.LocalMesos
-	fs.StringVar(&c.Master, "master", env("MRR_MASTER", d.Master), "Mesos master URL(s) http://host:5050[,http://host2:5050], or local[:N] for an embedded local Mesos with N agents (env MRR_MASTER)")
-	fs.StringVar(&c.Listen, "listen", env("MRR_LISTEN", d.Listen), "REST API and dashboard address (env MRR_LISTEN)")
-	fs.StringVar(&c.AdvertiseURL, "advertise-url", env("MRR_ADVERTISE_URL", ""), "URL of this scheduler as others reach it; default http://<hostname>:<listen port> (env MRR_ADVERTISE_URL)")
-	fs.DurationVar(&c.FailoverTimeout, "failover-timeout", envDuration("MRR_FAILOVER_TIMEOUT", d.FailoverTimeout), "how long Mesos keeps the framework's tasks while no scheduler is connected (env MRR_FAILOVER_TIMEOUT)")
-	fs.StringVar(&c.FrameworkName, "framework-name", env("MRR_FRAMEWORK_NAME", d.FrameworkName), "Mesos framework name (env MRR_FRAMEWORK_NAME)")
-	fs.StringVar(&c.User, "user", env("MRR_USER", d.User), "user the executors run as (env MRR_USER)")
-	fs.StringVar(&c.Role, "role", env("MRR_ROLE", d.Role), "Mesos role (env MRR_ROLE)")
-	fs.StringVar(&c.Principal, "principal", env("MRR_PRINCIPAL", ""), "Mesos principal (env MRR_PRINCIPAL)")
-	fs.StringVar(&c.ExecutorPath, "executor-path", env("MRR_EXECUTOR_PATH", ""), "mrr-executor binary served to agents; default: mrr-executor next to mrr-sched (env MRR_EXECUTOR_PATH)")
-	fs.StringVar(&c.ExecutorURI, "executor-uri", env("MRR_EXECUTOR_URI", ""), "URI agents fetch mrr-executor from instead of this scheduler (env MRR_EXECUTOR_URI)")
-	if v := os.Getenv("MRR_EXECUTOR_ENV"); v != "" {
-		c.ExecutorEnv = strings.Fields(v)
-	}
-	fs.Var((*envListFlag)(&c.ExecutorEnv), "executor-env", "KEY=VALUE for the executor's environment, e.g. MRR_REDIS_SERVER=/opt/redis/bin/redis-server; repeatable (env MRR_EXECUTOR_ENV, space separated)")
-	fs.Var(&portRangeFlag{c}, "port-range", "proxy ports given to instances, LO-HI (env MRR_PORT_RANGE; default 6100-6300)")
 	c.PortLo, c.PortHi = d.PortLo, d.PortHi
-	if v := os.Getenv("MRR_PORT_RANGE"); v != "" {
-		_ = (&portRangeFlag{c}).Set(v)
-	}
-	fs.BoolVar(&c.AntiAffinity, "anti-affinity", envBool("MRR_ANTI_AFFINITY", d.AntiAffinity), "place members of one instance on distinct hosts (env MRR_ANTI_AFFINITY)")
-	fs.DurationVar(&c.PingInterval, "ping-interval", envDuration("MRR_PING_INTERVAL", d.PingInterval), "how often the scheduler PINGs each master (env MRR_PING_INTERVAL)")
-	fs.IntVar(&c.PingMisses, "ping-misses", envInt("MRR_PING_MISSES", d.PingMisses), "missed PINGs in a row that fail a master over (env MRR_PING_MISSES)")
-	fs.Float64Var(&c.MemberCPUs, "member-cpus", envFloat("MRR_MEMBER_CPUS", d.MemberCPUs), "cpus of one redis member (env MRR_MEMBER_CPUS)")
-	fs.Float64Var(&c.MemberMemMB, "member-mem-overhead", envFloat("MRR_MEMBER_MEM_OVERHEAD", d.MemberMemMB), "MB added to memory_mb for each member (env MRR_MEMBER_MEM_OVERHEAD)")
-	fs.Float64Var(&c.ExecutorCPUs, "executor-cpus", envFloat("MRR_EXECUTOR_CPUS", d.ExecutorCPUs), "cpus of one executor (env MRR_EXECUTOR_CPUS)")
-	fs.Float64Var(&c.ExecutorMemMB, "executor-mem", envFloat("MRR_EXECUTOR_MEM", d.ExecutorMemMB), "MB of one executor (env MRR_EXECUTOR_MEM)")
-	fs.IntVar(&c.LocalAgents, "mesos-local-agents", envInt("MRR_MESOS_LOCAL_AGENTS", d.LocalAgents), "agents of the embedded Mesos for --master local (env MRR_MESOS_LOCAL_AGENTS)")
-	fs.StringVar(&c.MesosWorkDir, "mesos-work-dir", env("MRR_MESOS_WORK_DIR", ""), "sandbox directory of the embedded Mesos; empty means temporary (env MRR_MESOS_WORK_DIR)")
+	fs.StringVar(&c.Master, "master", d.Master, "Mesos master URL(s) http://host:5050[,http://host2:5050], or local[:N] for an embedded local Mesos with N agents (env MRR_MASTER)")
+	fs.StringVar(&c.Listen, "listen", d.Listen, "REST API and dashboard address (env MRR_LISTEN)")
+	fs.StringVar(&c.AdvertiseURL, "advertise-url", "", "URL of this scheduler as others reach it; default http://<hostname>:<listen port> (env MRR_ADVERTISE_URL)")
+	fs.DurationVar(&c.FailoverTimeout, "failover-timeout", d.FailoverTimeout, "how long Mesos keeps the framework's tasks while no scheduler is connected (env MRR_FAILOVER_TIMEOUT)")
+	fs.StringVar(&c.FrameworkName, "framework-name", d.FrameworkName, "Mesos framework name (env MRR_FRAMEWORK_NAME)")
+	fs.StringVar(&c.User, "user", d.User, "user the executors run as (env MRR_USER)")
+	fs.StringVar(&c.Role, "role", d.Role, "Mesos role (env MRR_ROLE)")
+	fs.StringVar(&c.Principal, "principal", "", "Mesos principal (env MRR_PRINCIPAL)")
+	fs.StringVar(&c.ExecutorPath, "executor-path", "", "mrr-executor binary served to agents; default: mrr-executor next to mrr-sched (env MRR_EXECUTOR_PATH)")
+	fs.StringVar(&c.ExecutorURI, "executor-uri", "", "URI agents fetch mrr-executor from instead of this scheduler (env MRR_EXECUTOR_URI)")
+	fs.Var((*envListFlag)(&c.ExecutorEnv), "executor-env", "KEY=VALUE for the executor's environment, e.g. MRR_REDIS_SERVER=/opt/redis/bin/redis-server; repeatable (env MRR_EXECUTOR_ENV, space separated)")
+	fs.Var(&portRangeFlag{c}, "port-range", "proxy ports given to instances, LO-HI (env MRR_PORT_RANGE)")
+	fs.BoolVar(&c.AntiAffinity, "anti-affinity", d.AntiAffinity, "place members of one instance on distinct hosts (env MRR_ANTI_AFFINITY)")
+	fs.DurationVar(&c.PingInterval, "ping-interval", d.PingInterval, "how often the scheduler PINGs each master (env MRR_PING_INTERVAL)")
+	fs.IntVar(&c.PingMisses, "ping-misses", d.PingMisses, "missed PINGs in a row that fail a master over (env MRR_PING_MISSES)")
+	fs.Float64Var(&c.MemberCPUs, "member-cpus", d.MemberCPUs, "cpus of one redis member (env MRR_MEMBER_CPUS)")
+	fs.Float64Var(&c.MemberMemMB, "member-mem-overhead", d.MemberMemMB, "MB added to memory_mb for each member (env MRR_MEMBER_MEM_OVERHEAD)")
+	fs.Float64Var(&c.ExecutorCPUs, "executor-cpus", d.ExecutorCPUs, "cpus of one executor (env MRR_EXECUTOR_CPUS)")
+	fs.Float64Var(&c.ExecutorMemMB, "executor-mem", d.ExecutorMemMB, "MB of one executor (env MRR_EXECUTOR_MEM)")
+	fs.IntVar(&c.LocalAgents, "mesos-local-agents", d.LocalAgents, "agents of the embedded Mesos for --master local (env MRR_MESOS_LOCAL_AGENTS)")
+	fs.StringVar(&c.MesosWorkDir, "mesos-work-dir", "", "sandbox directory of the embedded Mesos; empty means temporary (env MRR_MESOS_WORK_DIR)")
+	c.envErr = errors.Join(
+		envflag.Apply(fs, map[string]string{
+			"master":              "MRR_MASTER",
+			"listen":              "MRR_LISTEN",
+			"advertise-url":       "MRR_ADVERTISE_URL",
+			"failover-timeout":    "MRR_FAILOVER_TIMEOUT",
+			"framework-name":      "MRR_FRAMEWORK_NAME",
+			"user":                "MRR_USER",
+			"role":                "MRR_ROLE",
+			"principal":           "MRR_PRINCIPAL",
+			"executor-path":       "MRR_EXECUTOR_PATH",
+			"executor-uri":        "MRR_EXECUTOR_URI",
+			"port-range":          "MRR_PORT_RANGE",
+			"anti-affinity":       "MRR_ANTI_AFFINITY",
+			"ping-interval":       "MRR_PING_INTERVAL",
+			"ping-misses":         "MRR_PING_MISSES",
+			"member-cpus":         "MRR_MEMBER_CPUS",
+			"member-mem-overhead": "MRR_MEMBER_MEM_OVERHEAD",
+			"executor-cpus":       "MRR_EXECUTOR_CPUS",
+			"executor-mem":        "MRR_EXECUTOR_MEM",
+			"mesos-local-agents":  "MRR_MESOS_LOCAL_AGENTS",
+			"mesos-work-dir":      "MRR_MESOS_WORK_DIR",
+		}),
+		envflag.ApplyList(fs, "executor-env", "MRR_EXECUTOR_ENV"),
+	)
 }
+
+// EnvErr reports the environment variables RegisterFlags could not use
+// (MRR_ZK* included), each named with its value; nil when all were good or
+// unset.
+func (c Config) EnvErr() error { return errors.Join(c.ZK.EnvErr(), c.envErr) }
 
 type envListFlag []string
 
@@ -218,6 +204,9 @@ func localMaster(master string, def int) (bool, int, error) {
 
 // withDefaults fills zero fields and checks the rest.
 func (c Config) withDefaults() (Config, error) {
+	if err := c.EnvErr(); err != nil {
+		return c, err
+	}
 	d := DefaultConfig()
 	if len(c.ZK.Servers) == 0 {
 		c.ZK.Servers = d.ZK.Servers

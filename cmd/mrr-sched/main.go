@@ -20,6 +20,10 @@ func main() {
 	cfg.RegisterFlags(fs)
 	debug := fs.Bool("debug", os.Getenv("MRR_DEBUG") != "", "log at debug level (env MRR_DEBUG)")
 	_ = fs.Parse(os.Args[1:])
+	if err := cfg.EnvErr(); err != nil {
+		fmt.Fprintln(os.Stderr, "mrr-sched:", err)
+		os.Exit(2)
+	}
 
 	level := slog.LevelInfo
 	if *debug {
