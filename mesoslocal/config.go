@@ -4,10 +4,11 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mrredis/mrredis/internal/envflag"
 )
 
 // Config describes the local cluster: one master and Agents agents.
@@ -40,48 +41,42 @@ type Config struct {
 	// updates (doubling up to 10 minutes). Default 10s.
 	StatusUpdateRetry time.Duration
 	Logger            *slog.Logger
-}
 
-func envOr(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok {
-		return v
-	}
-	return def
-}
-
-func envInt(name string, def int) int {
-	if v, ok := os.LookupEnv(name); ok {
-		if n, err := strconv.Atoi(v); err == nil {
-			return n
-		}
-	}
-	return def
-}
-
-func envFloat(name string, def float64) float64 {
-	if v, ok := os.LookupEnv(name); ok {
-		if n, err := strconv.ParseFloat(v, 64); err == nil {
-			return n
-		}
-	}
-	return def
+	envErr error // bad MRR_MESOS_* values seen by RegisterFlags
 }
 
 // RegisterFlags registers the cluster's flags on fs; each default comes from
-// an MRR_MESOS_* environment variable when set.
+// an MRR_MESOS_* environment variable when set. A bad environment value is
+// kept for EnvErr, and Start refuses the Config.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Listen, "listen", envOr("MRR_MESOS_LISTEN", "127.0.0.1:5050"), "master HTTP address (env MRR_MESOS_LISTEN)")
-	fs.IntVar(&c.Agents, "agents", envInt("MRR_MESOS_AGENTS", 3), "number of agents (env MRR_MESOS_AGENTS)")
-	fs.Float64Var(&c.CPUs, "cpus", envFloat("MRR_MESOS_CPUS", 4), "cpus per agent (env MRR_MESOS_CPUS)")
-	fs.Float64Var(&c.MemMB, "mem", envFloat("MRR_MESOS_MEM", 4096), "memory per agent in MB (env MRR_MESOS_MEM)")
-	fs.Float64Var(&c.DiskMB, "disk", envFloat("MRR_MESOS_DISK", 10240), "disk per agent in MB (env MRR_MESOS_DISK)")
-	fs.StringVar(&c.Ports, "ports", envOr("MRR_MESOS_PORTS", "31000-32000"), "port ranges per agent, like 31000-32000,33000-33100 (env MRR_MESOS_PORTS)")
-	fs.StringVar(&c.WorkDir, "work-dir", envOr("MRR_MESOS_WORK_DIR", ""), "directory for agent sandboxes; empty means a temporary one (env MRR_MESOS_WORK_DIR)")
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:5050", "master HTTP address")
+	fs.IntVar(&c.Agents, "agents", 3, "number of agents")
+	fs.Float64Var(&c.CPUs, "cpus", 4, "cpus per agent")
+	fs.Float64Var(&c.MemMB, "mem", 4096, "memory per agent in MB")
+	fs.Float64Var(&c.DiskMB, "disk", 10240, "disk per agent in MB")
+	fs.StringVar(&c.Ports, "ports", "31000-32000", "port ranges per agent, like 31000-32000,33000-33100")
+	fs.StringVar(&c.WorkDir, "work-dir", "", "directory for agent sandboxes; empty means a temporary one")
+	c.envErr = envflag.Apply(fs, map[string]string{
+		"listen":   "MRR_MESOS_LISTEN",
+		"agents":   "MRR_MESOS_AGENTS",
+		"cpus":     "MRR_MESOS_CPUS",
+		"mem":      "MRR_MESOS_MEM",
+		"disk":     "MRR_MESOS_DISK",
+		"ports":    "MRR_MESOS_PORTS",
+		"work-dir": "MRR_MESOS_WORK_DIR",
+	})
 }
+
+// EnvErr reports the environment variables RegisterFlags could not use,
+// each named with its value; nil when all were good or unset.
+func (c Config) EnvErr() error { return c.envErr }
 
 // withDefaults returns c with every unset field at its default, or an
 // error naming the first invalid field.
 func (c Config) withDefaults() (Config, error) {
+	if c.envErr != nil {
+		return c, c.envErr
+	}
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:5050"
 	}

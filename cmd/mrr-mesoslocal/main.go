@@ -19,6 +19,10 @@ func main() {
 	fs := flag.NewFlagSet("mrr-mesoslocal", flag.ExitOnError)
 	cfg.RegisterFlags(fs)
 	_ = fs.Parse(os.Args[1:])
+	if err := cfg.EnvErr(); err != nil {
+		fmt.Fprintln(os.Stderr, "mrr-mesoslocal:", err)
+		os.Exit(2)
+	}
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
