@@ -7,7 +7,8 @@
 // empty, Apply sets the flag through fs.Set, so the flag's own parser checks
 // the value exactly as it checks a command-line argument. A value from the
 // environment stays a default: -help shows it, and a command-line flag
-// still overrides it.
+// still overrides it. (Because it goes through fs.Set, fs.Visit lists a flag
+// set from the environment as set.)
 package envflag
 
 import (
