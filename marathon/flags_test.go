@@ -17,23 +17,30 @@ import (
 
 // newFlagSet returns the real flag set of binary, registered by the
 // binary's own Config.RegisterFlags, so that a flag the binary does not
-// know fails the tests.
+// know fails the tests. The error also reports environment values the
+// binary refuses (it exits 2 on them, as cmd/<binary> calls EnvErr).
 func newFlagSet(binary string) (*flag.FlagSet, error) {
 	fs := flag.NewFlagSet(binary, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	var envErr error
 	switch binary {
 	case "mrr-sched":
 		// As cmd/mrr-sched does: RegisterFlags takes its defaults from
 		// sched.DefaultConfig and the environment.
 		c := sched.DefaultConfig()
 		c.RegisterFlags(fs)
+		envErr = c.EnvErr()
 	case "mrr-localproxy":
 		// As cmd/mrr-localproxy does: RegisterFlags takes c's values as
 		// defaults, overridden by the environment.
 		c := localproxy.DefaultConfig()
 		c.RegisterFlags(fs)
+		envErr = c.EnvErr()
 	default:
 		return nil, fmt.Errorf("binary %q: the app definitions start only mrr-sched and mrr-localproxy", binary)
+	}
+	if envErr != nil {
+		return fs, fmt.Errorf("%s refuses its environment: %w", binary, envErr)
 	}
 	return fs, nil
 }
@@ -85,6 +92,11 @@ func parseCommandLine(t *testing.T, d appDoc, a app) commandLine {
 	}
 	if !strings.HasPrefix(words[0], "./") && !strings.HasPrefix(words[0], "/var/lib/mesos/slave/sandbox/") {
 		t.Errorf("%s: cmd runs %q: run the fetched binary from the sandbox (./%s)", d.name, words[0], binary)
+	}
+	// The binary sees the app's env (and Marathon's) when it registers
+	// its flags; a value it refuses makes it exit.
+	for k, v := range a.Env {
+		t.Setenv(k, v)
 	}
 	fs, err := newFlagSet(binary)
 	if err != nil {
