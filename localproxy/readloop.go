@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"syscall"
+	"unsafe"
 )
 
 // errStopped is readLoop's result when its handler asked to stop.
@@ -36,7 +37,7 @@ func readLoop(nc net.Conn, next func() []byte, handle func(n int) bool) error {
 	err = rc.Read(func(fd uintptr) bool {
 		for {
 			b := next()
-			n, err := syscall.Read(int(fd), b)
+			n, err := rawRead(int(fd), b)
 			switch {
 			case err == syscall.EAGAIN:
 				return false
@@ -74,4 +75,19 @@ func plainReadLoop(nc net.Conn, next func() []byte, handle func(n int) bool) err
 			return err
 		}
 	}
+}
+
+// rawRead is read(2) without the runtime's entersyscall/exitsyscall: on a
+// non-blocking socket it never blocks, so the scheduler need not hand the
+// P to another thread if it takes long (which on a loaded machine costs
+// thread wake-ups and context switches).
+func rawRead(fd int, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }
