@@ -46,6 +46,9 @@ type Spec struct {
 	Replicas    int         `json:"replicas"`
 	Password    string      `json:"password,omitempty"`
 	Persistence Persistence `json:"persistence,omitempty"`
+	// ReadFromReplicas lets local proxies send read-only commands outside
+	// transactions to an in-sync replica (eventually consistent reads).
+	ReadFromReplicas bool `json:"read_from_replicas,omitempty"`
 }
 
 // Instance is the record stored at /instances/<name>: the spec (desired
