@@ -43,6 +43,9 @@ type instState struct {
 	written model.Instance // as last written to or read from the store
 	members map[string]*memberState
 	master  string // "host:port" in the /master node
+	// replicas is what the /replicas node holds, once written.
+	replicas        []string
+	replicasWritten bool
 	history []model.Failover
 	pending string // why wanted members are not placed, from the last offers
 	note    string // a degraded reason that lasts until the instance runs again

@@ -2,6 +2,7 @@ package sched
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -832,5 +833,57 @@ func TestSlowStartReconciled(t *testing.T) {
 	h.do(h.c.Update(TaskUpdate{TaskID: tasks[0].TaskID, State: "TASK_GONE", Reason: "REASON_RECONCILIATION"}, h.now))
 	if len(h.c.wants(h.now.Add(2*time.Second))) != 1 {
 		t.Fatal("a lost launch must be replaced")
+	}
+}
+
+// The /replicas node follows the in-sync replicas: written when the set
+// changes, never for an unchanged set, without the master.
+func TestReplicasNodeFollowsInSyncReplicas(t *testing.T) {
+	h := newHarness(t, DefaultCoreConfig())
+	h.bringUp("cache", 256, 2, 3)
+	is := h.c.instances["cache"]
+	var reps []string
+	for _, id := range is.memberIDs() {
+		if id != is.inst.MasterTask {
+			reps = append(reps, is.members[id].m.Addr())
+		}
+	}
+	if len(reps) != 2 || strings.Join(is.replicas, ",") != strings.Join(reps, ",") || !is.replicasWritten {
+		t.Fatalf("running: replicas node %v (written %v), want %v", is.replicas, is.replicasWritten, reps)
+	}
+
+	h.stats("cache", 200) // nothing changed
+	if sr := find(h.acts, ActSetReplicas); len(sr) != 0 {
+		t.Fatalf("unchanged set written again: %+v", sr)
+	}
+
+	// A replica fails: the node loses it at once.
+	var failed string
+	for _, id := range is.memberIDs() {
+		if id != is.inst.MasterTask {
+			failed = id
+			break
+		}
+	}
+	failedAddr := is.members[failed].m.Addr()
+	h.do(h.c.Update(TaskUpdate{TaskID: failed, State: "TASK_FAILED"}, h.now))
+	sr := find(h.acts, ActSetReplicas)
+	if len(sr) != 1 || len(sr[0].Addrs) != 1 || sr[0].Addrs[0] == failedAddr {
+		t.Fatalf("replica failed: want the other replica alone, got %+v", sr)
+	}
+	if ks := kinds(h.acts); indexOf(ks, ActSetReplicas) > indexOf(ks, ActLaunch) && indexOf(ks, ActLaunch) >= 0 {
+		t.Fatalf("store writes must precede mesos calls: %v", ks)
+	}
+
+	// The master fails: the promoted replica leaves the set once it is master.
+	h.do(h.c.Update(TaskUpdate{TaskID: is.inst.MasterTask, State: "TASK_FAILED"}, h.now))
+	for _, a := range find(h.acts, ActMessage) {
+		if a.Command.Op == execproto.OpPromote {
+			h.do(h.c.Message(execproto.ExecutorMessage{Kind: execproto.KindReply, Reply: &execproto.Reply{
+				ID: a.Command.ID, TaskID: a.Command.TaskID, Op: execproto.OpPromote, OK: true}}, h.now))
+		}
+	}
+	if is.master == "" || slices.Contains(is.replicas, is.master) {
+		t.Fatalf("after failover: master %q, replicas node %v: the master must not be listed", is.master, is.replicas)
 	}
 }

@@ -2,6 +2,7 @@ package sched
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -18,6 +19,7 @@ func (c *Core) level(now time.Time) []Action {
 		acts = append(acts, c.levelInstance(is, now)...)
 	}
 	acts = append(acts, c.writeMembers()...)
+	acts = append(acts, c.writeReplicas()...)
 	acts = append(acts, c.writeInstances(now)...)
 	wanting := len(c.wants(now)) > 0
 	switch {
@@ -198,6 +200,31 @@ func (c *Core) writeMembers() []Action {
 			ms.written = ms.m
 			acts = append(acts, Action{Kind: ActPutMember, Instance: is.inst.Name, Member: ms.m})
 		}
+	}
+	return acts
+}
+
+// writeReplicas stores the in-sync replicas of instances whose set
+// changed, for proxies that send reads to replicas. Written after every
+// (re)load too: the node may predate a failover the old leader missed.
+func (c *Core) writeReplicas() []Action {
+	var acts []Action
+	for _, is := range c.sorted() {
+		if is.inst.State == model.StateDeleting {
+			continue
+		}
+		var addrs []string
+		for _, id := range is.memberIDs() {
+			if ms := is.members[id]; id != is.inst.MasterTask && ms.inSync() {
+				addrs = append(addrs, ms.m.Addr())
+			}
+		}
+		sort.Strings(addrs)
+		if is.replicasWritten && slices.Equal(addrs, is.replicas) {
+			continue
+		}
+		is.replicas, is.replicasWritten = addrs, true
+		acts = append(acts, Action{Kind: ActSetReplicas, Instance: is.inst.Name, Addrs: addrs})
 	}
 	return acts
 }

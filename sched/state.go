@@ -48,6 +48,7 @@ const (
 	ActPutMember
 	ActDeleteMember
 	ActSetMaster
+	ActSetReplicas
 	ActAddFailover
 	ActDeleteInstance // also releases the instance's port
 	// Mesos calls.
@@ -62,7 +63,7 @@ const (
 
 var actionNames = map[ActionKind]string{
 	ActUpdateInstance: "update-instance", ActPutMember: "put-member", ActDeleteMember: "delete-member",
-	ActSetMaster: "set-master", ActAddFailover: "add-failover", ActDeleteInstance: "delete-instance",
+	ActSetMaster: "set-master", ActSetReplicas: "set-replicas", ActAddFailover: "add-failover", ActDeleteInstance: "delete-instance",
 	ActLaunch: "launch", ActDecline: "decline", ActKill: "kill", ActMessage: "message",
 	ActRevive: "revive", ActSuppress: "suppress", ActReconcile: "reconcile",
 }
@@ -93,6 +94,7 @@ type Action struct {
 	TaskID   string         // ActDeleteMember, ActKill
 	AgentID  string         // ActKill, ActMessage, ActLaunch
 	Addr     string         // ActSetMaster
+	Addrs    []string       // ActSetReplicas
 	Failover model.Failover // ActAddFailover
 
 	OfferID   string            // ActLaunch

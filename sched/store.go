@@ -118,6 +118,10 @@ func (l *leaderLoop) storeAction(ctx context.Context, a Action) error {
 		}
 		l.masterVer[a.Instance] = v
 		l.s.log.Info("master set", "instance", a.Instance, "addr", a.Addr)
+	case ActSetReplicas:
+		if err := s.SetReplicas(ctx, a.Instance, a.Addrs); err != nil {
+			return fmt.Errorf("set replicas of %s: %w", a.Instance, err)
+		}
 	case ActAddFailover:
 		l.s.metrics.failovers.Inc()
 		l.s.broadcast(model.Event{Kind: model.EventFailover, Name: a.Instance, Failover: &a.Failover, At: time.Now()})

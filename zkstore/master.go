@@ -123,18 +123,32 @@ func (s *Store) WatchMaster(ctx context.Context, name string) <-chan MasterChang
 	return out
 }
 
-// readMasterW reads the master node and leaves a watch on it: a data watch
-// when it exists, an exists watch when it does not.
+// readMasterW reads the master node and leaves a watch on it.
 func (s *Store) readMasterW(ctx context.Context, p string) (MasterChange, <-chan zk.Event, error) {
+	data, version, deleted, ev, err := s.readNodeW(ctx, p)
+	if err != nil {
+		return MasterChange{}, nil, err
+	}
+	if deleted {
+		return MasterChange{Deleted: true}, ev, nil
+	}
+	return MasterChange{Addr: string(data), Version: version}, ev, nil
+}
+
+// readNodeW reads node p and leaves a watch on it: a data watch when it
+// exists, an exists watch when it does not (deleted is then true).
+func (s *Store) readNodeW(ctx context.Context, p string) (data []byte, version int32, deleted bool, ev <-chan zk.Event, err error) {
 	type res struct {
-		mc MasterChange
-		ev <-chan zk.Event
+		data    []byte
+		version int32
+		deleted bool
+		ev      <-chan zk.Event
 	}
 	r, err := call(ctx, s, func() (res, error) {
 		for {
 			b, st, ev, err := s.conn.GetW(p)
 			if err == nil {
-				return res{MasterChange{Addr: string(b), Version: st.Version}, ev}, nil
+				return res{data: b, version: st.Version, ev: ev}, nil
 			}
 			if !errors.Is(err, zk.ErrNoNode) {
 				return res{}, err
@@ -144,13 +158,13 @@ func (s *Store) readMasterW(ctx context.Context, p string) (MasterChange, <-chan
 				return res{}, err
 			}
 			if !ok {
-				return res{MasterChange{Deleted: true}, ev}, nil
+				return res{deleted: true, ev: ev}, nil
 			}
 			// Created in between: read it.
 		}
 	})
 	if err != nil {
-		return MasterChange{}, nil, opErr("watch", p, err)
+		return nil, 0, false, nil, opErr("watch", p, err)
 	}
-	return r.mc, r.ev, nil
+	return r.data, r.version, r.deleted, r.ev, nil
 }

@@ -1,0 +1,109 @@
+package zkstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/mrredis/mrredis/internal/model"
+)
+
+// SetReplicas writes the "host:port" addresses of the instance's in-sync
+// replicas to instances/<name>/replicas (a JSON array, sorted), creating
+// the node if needed. Only the leading scheduler writes it, so there is no
+// compare-and-set. ErrNotFound if the instance does not exist.
+func (s *Store) SetReplicas(ctx context.Context, name string, addrs []string) error {
+	if err := model.ValidateName(name); err != nil {
+		return fmt.Errorf("set replicas: %w", err)
+	}
+	for _, a := range addrs {
+		if err := validAddr(a); err != nil {
+			return fmt.Errorf("set replicas of %s: %w", name, err)
+		}
+	}
+	sorted := slices.Sorted(slices.Values(addrs))
+	if sorted == nil {
+		sorted = []string{} // "[]", not "null"
+	}
+	b, err := json.Marshal(sorted)
+	if err != nil {
+		return fmt.Errorf("set replicas of %s: encode: %w", name, err)
+	}
+	_, err = s.upsert(ctx, s.instancePath(name, "replicas"), b)
+	return err
+}
+
+// GetReplicas returns the addresses in instances/<name>/replicas.
+// ErrNotFound when there is no such node.
+func (s *Store) GetReplicas(ctx context.Context, name string) ([]string, error) {
+	if err := model.ValidateName(name); err != nil {
+		return nil, fmt.Errorf("get replicas: %w", err)
+	}
+	p := s.instancePath(name, "replicas")
+	b, _, err := s.getData(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return decodeReplicas(p, b)
+}
+
+func decodeReplicas(p string, b []byte) ([]string, error) {
+	var addrs []string
+	if err := json.Unmarshal(b, &addrs); err != nil {
+		return nil, fmt.Errorf("decode %s: malformed JSON in node: %w", p, err)
+	}
+	return addrs, nil
+}
+
+// ReplicasChange is one observation of an instance's replicas node.
+type ReplicasChange struct {
+	Addrs []string // in-sync replicas; empty when the node is absent
+	Err   error    // reading or decoding failed; the watch keeps retrying
+}
+
+// WatchReplicas sends the instance's in-sync replicas at once and again
+// after every change, with the same guarantees as WatchMaster: re-armed
+// after every fire, reconnect and session expiry; an Err sent once when
+// reads start failing; closed when ctx ends or the store closes. An absent
+// node (an instance created before the node existed, or deleted) reads as
+// no replicas.
+func (s *Store) WatchReplicas(ctx context.Context, name string) <-chan ReplicasChange {
+	out := make(chan ReplicasChange, 1)
+	p := s.instancePath(name, "replicas")
+	go func() {
+		defer close(out)
+		if err := model.ValidateName(name); err != nil {
+			send(ctx, s, out, ReplicasChange{Err: fmt.Errorf("watch replicas: %w", err)})
+			return
+		}
+		var last *ReplicasChange
+		s.watchLoop(ctx, func() (<-chan zk.Event, error) {
+			var rc ReplicasChange
+			data, _, deleted, ev, err := s.readNodeW(ctx, p)
+			if err == nil && !deleted {
+				rc.Addrs, err = decodeReplicas(p, data)
+			}
+			if err != nil {
+				if last == nil || last.Err == nil {
+					send(ctx, s, out, ReplicasChange{Err: err})
+				}
+				last = &ReplicasChange{Err: err}
+				if ev != nil {
+					// Malformed data: wait for the next write, not a backoff.
+					return ev, nil
+				}
+				return nil, err
+			}
+			if last == nil || last.Err != nil || !slices.Equal(last.Addrs, rc.Addrs) {
+				if !send(ctx, s, out, rc) {
+					return nil, ctx.Err()
+				}
+				last = &rc
+			}
+			return ev, nil
+		})
+	}()
+	return out
+}
