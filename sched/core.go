@@ -46,9 +46,9 @@ type instState struct {
 	// replicas is what the /replicas node holds, once written.
 	replicas        []string
 	replicasWritten bool
-	history []model.Failover
-	pending string // why wanted members are not placed, from the last offers
-	note    string // a degraded reason that lasts until the instance runs again
+	history         []model.Failover
+	pending         string // why wanted members are not placed, from the last offers
+	note            string // a degraded reason that lasts until the instance runs again
 	// Members that fail before they run are retried with a growing wait.
 	masterChanged  time.Time // when MasterTask last changed: older role reports are stale
 	launchFailures int
