@@ -203,10 +203,13 @@ func TestDashboard(t *testing.T) {
 		text("create-error")+`.includes('memory_mb 1 is out of range') && document.getElementById('c-memory').getAttribute('aria-invalid') === 'true'`, pageState)
 	b.shot("create-validation-error")
 
-	b.do("create with valid memory",
+	b.do("create with valid memory, reading from replicas",
 		chromedp.SetValue(chromedp.ID("c-memory"), "32"),
+		chromedp.Click(chromedp.ID("c-read-replicas")),
 		chromedp.Click(chromedp.ID("create-submit")))
 	b.waitJS(10*time.Second, "the instance page", `location.hash === '#/instances/`+name+`' && !document.getElementById('create-dialog').open`, pageState)
+	b.waitJS(10*time.Second, "the reads mode among the facts",
+		text("inst-facts")+`.includes('Readsreplicas too (eventually consistent)')`, pageState)
 	b.waitJS(90*time.Second, "RUNNING with 2 members",
 		text("inst-state")+` === 'RUNNING' && document.querySelectorAll('#members-body tr').length === 2 && `+text("t-replicas")+` === '1 of 1'`, pageState)
 	b.waitJS(30*time.Second, "a chart drawn from live samples", `document.querySelector('#chart-ops polyline') !== null`, pageState)
@@ -244,6 +247,9 @@ func TestDashboard(t *testing.T) {
 	v, err := cl.Get(ctx, name)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !v.ReadFromReplicas {
+		t.Error("created from the form with \"Read from replicas\" ticked, but the instance has read_from_replicas off")
 	}
 	oldMaster := v.Master
 	rc := redis.NewClient(&redis.Options{Addr: oldMaster, DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1})

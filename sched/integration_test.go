@@ -519,7 +519,11 @@ func TestAPIErrors(t *testing.T) {
 		{"GET", "/api/v1/instances/nope", nil, 404, "instance \"nope\" does not exist"},
 		{"PATCH", "/api/v1/instances/nope", `{"replicas": 1}`, 404, "does not exist"},
 		{"DELETE", "/api/v1/instances/nope", nil, 404, "does not exist"},
-		{"POST", "/api/v1/instances", `{"name": "one", "memory_mb": 16}`, 202, "CREATING"},
+		// read_from_replicas is taken at create, shown in the view, and
+		// cannot be changed afterwards.
+		{"POST", "/api/v1/instances", `{"name": "one", "memory_mb": 16, "read_from_replicas": true}`, 202, `"read_from_replicas": true`},
+		{"PATCH", "/api/v1/instances/one", `{"read_from_replicas": false}`, 400, `unknown field "read_from_replicas"`},
+		{"GET", "/api/v1/instances/one", nil, 200, `"read_from_replicas": true`},
 		{"POST", "/api/v1/instances", `{"name": "one", "memory_mb": 16}`, 409, "already exists"},
 		{"POST", "/api/v1/instances", `{"name": "huge", "memory_mb": 4096}`, 202, "CREATING"},
 		{"POST", "/api/v1/instances", `{"name": "two", "memory_mb": 16}`, 503, "no free proxy port in 6200-6201"},
@@ -546,6 +550,14 @@ func TestAPIErrors(t *testing.T) {
 	ctx := context.Background()
 	if _, _, err := w.store.GetInstance(ctx, "two"); err == nil {
 		t.Error("a refused create left an instance node")
+	}
+	// read_from_replicas is stored in the record (what a restarted
+	// scheduler and the proxies read), and is off unless asked for.
+	if inst, _, err := w.store.GetInstance(ctx, "one"); err != nil || !inst.ReadFromReplicas {
+		t.Errorf("stored record of one: read_from_replicas %v, err %v; want true", inst.ReadFromReplicas, err)
+	}
+	if v, _ := getView(t, base, "huge"); v.ReadFromReplicas {
+		t.Error("huge was created without read_from_replicas but its view has it")
 	}
 	ports, _ := w.store.ListPorts(ctx)
 	if len(ports) != 2 || ports[6200] != "one" || ports[6201] != "huge" {

@@ -75,10 +75,12 @@ func createCmd(fs *flag.FlagSet) action {
 	replicas := newIntFlag(fs, "replicas", "replicas", 1, "`N` replicas besides the master")
 	persistence := fs.String("persistence", "none", "how members keep data on disk (`mode`: none, aof or rdb)")
 	password := fs.String("password", "", "password clients must AUTH with (default: none)")
+	// Set at create only: the scheduler's PATCH does not take it.
+	readReplicas := fs.Bool("read-from-replicas", false, "local proxies send read-only commands to in-sync replicas (reads may be slightly stale)")
 	wf := addWaitFlags(fs, "the instance is RUNNING with all replicas in sync")
 	return func(ctx context.Context, c *cli, pos []string) error {
 		spec := model.Spec{Name: pos[0], MemoryMB: memory.value, Replicas: replicas.value,
-			Password: *password, Persistence: model.Persistence(*persistence)}
+			Password: *password, Persistence: model.Persistence(*persistence), ReadFromReplicas: *readReplicas}
 		if err := checkName(spec.Name); err != nil {
 			return err
 		}

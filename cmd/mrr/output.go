@@ -86,6 +86,7 @@ func writeStatus(w io.Writer, v model.InstanceView, now time.Time) {
 	}
 	row("Replicas", fmt.Sprintf("%d of %d in sync", v.ReplicasInSync, v.Replicas))
 	row("Persistence", orDash(string(v.Persistence)))
+	row("Reads", readsText(v.ReadFromReplicas))
 	if v.Password != "" {
 		row("Password", "set")
 	} else {
@@ -153,6 +154,15 @@ func writeStatus(w io.Writer, v model.InstanceView, now time.Time) {
 			f.DetectMS, f.TotalMS, humanBytes(f.LostBytes), orDash(f.Error))
 	}
 	tw.Flush()
+}
+
+// readsText says where the local proxies send reads: replicas may lag the
+// master, so the text warns of stale reads when they are used.
+func readsText(fromReplicas bool) string {
+	if fromReplicas {
+		return "replicas too (eventually consistent)"
+	}
+	return "master only"
 }
 
 func orDash(s string) string {

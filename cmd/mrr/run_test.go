@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +61,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"create", "cache", "--memory", "64", "--replicas", "-1"}, "--replicas -1 is invalid: use 0 or more"},
 		{[]string{"create", "cache", "--memory", "64", "--persistence", "always"}, `persistence "always" is invalid: use none, aof or rdb`},
 		{[]string{"create", "cache", "--memory", "64", "--password", "has space"}, "password must not contain spaces"},
+		{[]string{"create", "cache", "--memory", "64", "--read-from-replicas=maybe"}, "invalid boolean value"},
 		{[]string{"create", "Cache_1", "--memory", "64"}, `name "Cache_1" is invalid`},
 		{[]string{"create", "cache", "--memory"}, "flag -memory needs a value"},
 		{[]string{"create", "cache", "--memory", "64", "--wait", "--timeout", "soon"}, `--timeout "soon" is not a positive duration`},
@@ -109,6 +113,10 @@ func TestHelp(t *testing.T) {
 				t.Errorf("%v: help lacks %q", args, want)
 			}
 		}
+	}
+	// Create-only options must be discoverable in create's help.
+	if _, stdout, _ := runCLI(t, "", "help", "create"); !strings.Contains(stdout, "-read-from-replicas\n    \tlocal proxies send read-only commands to in-sync replicas (reads may be slightly stale)") {
+		t.Errorf("create help lacks --read-from-replicas:\n%s", stdout)
 	}
 	for _, c := range commands() {
 		for _, args := range [][]string{{"help", c.name}, {c.name, "-h"}} {
@@ -202,6 +210,7 @@ func TestWriteStatus(t *testing.T) {
 		"State:        DEGRADED", "Reason:       1 of 2 replicas is not in sync",
 		"Master:       127.0.0.3:31002 (task cache-2)", "Proxy:        localhost:6101",
 		"Memory:       3.0 MB used of 512 MB", "Replicas:     1 of 2 in sync", "Persistence:  aof",
+		"Reads:        master only",
 		"Password:     set", "Created:      2026-11-23 18:05:00 UTC (5m ago)",
 		"TASK     HOST:PORT        ROLE     STATE         OFFSET  LAG",
 		"cache-2  127.0.0.3:31002  master   TASK_RUNNING  9000    -",
@@ -216,6 +225,13 @@ func TestWriteStatus(t *testing.T) {
 	// The master comes first.
 	if strings.Index(out, "cache-2  127") > strings.Index(out, "cache-3  127") {
 		t.Errorf("master is not listed first:\n%s", out)
+	}
+
+	b.Reset()
+	v.ReadFromReplicas = true
+	writeStatus(&b, v, now)
+	if want := "Reads:        replicas too (eventually consistent)"; !strings.Contains(b.String(), want) {
+		t.Errorf("status with read_from_replicas lacks %q:\n%s", want, b.String())
 	}
 
 	b.Reset()
@@ -234,6 +250,59 @@ func TestWriteStatus(t *testing.T) {
 	writeList(&b, nil)
 	if !strings.Contains(b.String(), "No instances") {
 		t.Errorf("empty list: %q", b.String())
+	}
+}
+
+// TestCreateReadFromReplicas checks what `mrr create` sends for
+// --read-from-replicas and that --output json shows the field back.
+func TestCreateReadFromReplicas(t *testing.T) {
+	var got map[string]any // the last create body
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/api/v1/instances" {
+			http.Error(w, `{"error":"unexpected request"}`, http.StatusNotFound)
+			return
+		}
+		got = nil
+		var spec model.Spec
+		b, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(b, &got)
+		_ = json.Unmarshal(b, &spec)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_ = json.NewEncoder(w).Encode(model.InstanceView{Instance: model.Instance{Spec: spec, ProxyPort: 6100, State: model.StateCreating}})
+	}))
+	defer srv.Close()
+	t.Setenv("MRR_SCHEDULER", srv.URL)
+	t.Setenv("MRR_OUTPUT", "")
+	tests := []struct {
+		args []string
+		sent any // read_from_replicas in the body; nil: not sent (false is the default)
+	}{
+		{[]string{"create", "cache", "--memory", "64"}, nil},
+		{[]string{"create", "cache", "--memory", "64", "--read-from-replicas"}, true},
+		{[]string{"create", "cache", "--read-from-replicas=true", "--memory", "64"}, true},
+		{[]string{"create", "cache", "--memory", "64", "--read-from-replicas=false"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, "", append([]string{"--output", "json"}, tt.args...)...)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			if got == nil {
+				t.Fatal("no create request reached the scheduler")
+			}
+			if got["read_from_replicas"] != tt.sent {
+				t.Errorf("sent read_from_replicas %v, want %v (body %v)", got["read_from_replicas"], tt.sent, got)
+			}
+			var v model.InstanceView
+			if err := json.Unmarshal([]byte(stdout), &v); err != nil {
+				t.Fatalf("--output json is not a view: %v\n%s", err, stdout)
+			}
+			if v.ReadFromReplicas != (tt.sent == true) {
+				t.Errorf("--output json: read_from_replicas %v, want %v\n%s", v.ReadFromReplicas, tt.sent == true, stdout)
+			}
+		})
 	}
 }
 

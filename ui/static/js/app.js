@@ -132,6 +132,8 @@ async function busy(button, fn) {
 const FIELD_FOR_ERROR = [
   [/^name\b/i, 'c-name'],
   [/memory/i, 'c-memory'],
+  // Before /replica/: this field's name contains "replicas" too.
+  [/read_from_replicas/i, 'c-read-replicas'],
   [/replica/i, 'c-replicas'],
   [/persistence/i, 'c-persistence'],
   [/password/i, 'c-password'],
@@ -158,6 +160,7 @@ async function submitCreate(ev) {
       memory_mb: wholeNumber($('c-memory'), 'Memory') ?? 0,
       replicas: wholeNumber($('c-replicas'), 'Replicas') ?? 0,
       persistence: $('c-persistence').value,
+      read_from_replicas: $('c-read-replicas').checked,
     };
     if ($('c-password').value !== '') spec.password = $('c-password').value;
   } catch (err) {

@@ -151,6 +151,8 @@ export function renderInstance(store, name) {
 
   const facts = [
     ['Persistence', v.persistence || 'none'],
+    // The field is omitted from the JSON when false.
+    ['Reads', v.read_from_replicas ? 'replicas too (eventually consistent)' : 'master only'],
     ['Password', v.password ? 'required' : 'none'],
     ['Created', v.created ? clock(v.created) : '–'],
     ['Updated', v.updated ? ago(v.updated, now) : '–'],
