@@ -109,3 +109,34 @@ func parseDB(b []byte) (int, bool) {
 	}
 	return n, true
 }
+
+// readOnly reports whether a command (any case) only reads keys, and so
+// may go to a replica. Commands that block, change connection state,
+// touch LRU/LFU data or run arbitrary scripts are not on the list: they
+// go to the master.
+func readOnly(name []byte) bool {
+	var up [24]byte
+	if len(name) > len(up) {
+		return false
+	}
+	for i, c := range name {
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		up[i] = c
+	}
+	switch string(up[:len(name)]) {
+	case "GET", "MGET", "GETRANGE", "SUBSTR", "STRLEN", "LCS",
+		"EXISTS", "TYPE", "TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME", "DBSIZE", "KEYS", "SCAN", "RANDOMKEY", "DUMP",
+		"HGET", "HMGET", "HGETALL", "HKEYS", "HVALS", "HLEN", "HEXISTS", "HSTRLEN", "HSCAN", "HRANDFIELD",
+		"LRANGE", "LLEN", "LINDEX", "LPOS",
+		"SMEMBERS", "SISMEMBER", "SMISMEMBER", "SCARD", "SRANDMEMBER", "SSCAN", "SINTER", "SUNION", "SDIFF", "SINTERCARD",
+		"ZRANGE", "ZRANGEBYSCORE", "ZREVRANGE", "ZREVRANGEBYSCORE", "ZRANGEBYLEX", "ZREVRANGEBYLEX", "ZRANK", "ZREVRANK",
+		"ZSCORE", "ZMSCORE", "ZCARD", "ZCOUNT", "ZLEXCOUNT", "ZSCAN", "ZRANDMEMBER", "ZINTER", "ZUNION", "ZDIFF", "ZINTERCARD",
+		"BITCOUNT", "GETBIT", "BITPOS", "BITFIELD_RO", "PFCOUNT",
+		"XRANGE", "XREVRANGE", "XLEN",
+		"GEOPOS", "GEODIST", "GEOHASH", "GEOSEARCH", "GEORADIUS_RO", "GEORADIUSBYMEMBER_RO":
+		return true
+	}
+	return false
+}

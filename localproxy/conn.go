@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ const bufSize = 16 * 1024
 var (
 	errMasterChanged = []byte("-ERR mrredis: master changed, command not executed or result unknown; retry\r\n")
 	errBackendLost   = []byte("-ERR mrredis: connection to the master was lost, command not executed or result unknown; retry\r\n")
+	errReplicaLost   = []byte("-ERR mrredis: connection to the replica was lost, read not answered; retry\r\n")
 	replyOK          = []byte("+OK\r\n")
 )
 
@@ -47,10 +49,13 @@ type clientConn struct {
 
 	wmu sync.Mutex // serializes writes to client
 
-	mu       sync.Mutex
-	be       *backend // nil: connect on the next command
-	sent     uint64   // commands written (even partly) to backends
-	recv     uint64   // commands answered to the client
+	mu sync.Mutex
+	be *backend // nil: connect on the next command
+	// rbe is the connection to a replica for reads, when the instance
+	// sends reads to replicas (see forwardReplica).
+	rbe      *backend
+	sent     uint64 // commands written (even partly) to backends
+	recv     uint64 // commands answered to the client
 	drain    chan struct{}
 	closed   bool
 	multi    bool // inside MULTI
@@ -64,14 +69,21 @@ type clientConn struct {
 	resumable bool
 
 	// Owned by serve.
-	sc          cmdScanner
-	partialSent bool // the current command was partly written already
+	sc           cmdScanner
+	partialSent  bool      // the current command was partly written already
+	replicaStale bool      // a SELECT, HELLO or RESET went to the master since the replica connection was made
+	noReplica    time.Time // a replica dial failed: reads go to the master until then
 }
+
+// replicaRetry is how long reads go to the master after a replica could
+// not be reached, so that a dead replica does not cost every read a dial.
+const replicaRetry = 5 * time.Second
 
 // backend is one connection to a master, read by its own pump goroutine.
 type backend struct {
-	conn  net.Conn
-	route *route
+	conn    net.Conn
+	route   *route
+	replica bool // a read-only connection to a replica
 	// Guarded by clientConn.mu.
 	sent, recv uint64 // commands written to / answered from this backend
 	movable    bool   // the client's state could move when it was detached
@@ -108,6 +120,7 @@ func (c *clientConn) closeLocked() {
 		closeAsync(c.be.conn)
 		c.be = nil
 	}
+	c.dropReplicaLocked()
 	if c.drain != nil {
 		close(c.drain)
 		c.drain = nil
@@ -131,6 +144,31 @@ func (c *clientConn) routeChanged() {
 	if c.be != nil {
 		c.detachLocked()
 	}
+	// A replica connection stays unless the password changed.
+	if c.rbe != nil && c.rbe.route.password != c.in.route.Load().password {
+		c.dropReplicaLocked()
+	}
+}
+
+// replicasChanged drops the replica connection if its replica is no
+// longer listed as in sync. Reads in flight on it get an error.
+func (c *clientConn) replicasChanged(addrs []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rbe != nil && !slices.Contains(addrs, c.rbe.route.addr) {
+		c.dropReplicaLocked()
+	}
+}
+
+// dropReplicaLocked closes the replica connection; its pump answers what
+// was in flight on it.
+func (c *clientConn) dropReplicaLocked() {
+	if c.rbe == nil {
+		return
+	}
+	c.rbe.detached.Store(true)
+	closeAsync(c.rbe.conn)
+	c.rbe = nil
 }
 
 // detachLocked closes the current backend for a route change.
@@ -149,7 +187,7 @@ func (c *clientConn) serve() {
 	start, end := 0, 0 // buf[start:end] is read but not yet forwarded
 	_ = readLoop(c.client, func() []byte { return buf[end:] }, func(n int) bool {
 		if c.raw.Load() {
-			if !c.forward(buf[:end+n], 0) {
+			if !c.forward(buf[:end+n], 0, false) {
 				return false
 			}
 			start, end = 0, 0
@@ -173,7 +211,7 @@ func (c *clientConn) serve() {
 			if c.partialSent {
 				cnt = 0
 			}
-			if !c.forward(buf[:end], cnt) {
+			if !c.forward(buf[:end], cnt, false) {
 				return false
 			}
 			c.partialSent = true
@@ -189,11 +227,13 @@ func (c *clientConn) serve() {
 func (c *clientConn) process(buf []byte, start, scan, end int) (int, bool) {
 	cmds := 0
 	lastDone := start // end of the last complete command
+	reads := c.readsToReplicas()
+	toReplica := false // where buf[start:lastDone] goes
 	for scan < end {
 		k, done, err := c.sc.next(buf[scan:end])
 		scan += k
 		if err != nil {
-			if !c.forward(buf[start:lastDone], cmds) {
+			if !c.forward(buf[start:lastDone], cmds, toReplica) {
 				return 0, false
 			}
 			c.in.m.errProto.Inc()
@@ -212,6 +252,18 @@ func (c *clientConn) process(buf []byte, start, scan, end int) (int, bool) {
 			counted, c.partialSent = 0, false
 		}
 		kind := classify(c.sc.name(), c.sc.arg1())
+		// Reads outside transactions may go to a replica. The commands
+		// before a change of target are sent first, to their own.
+		target := reads && counted == 1 && kind == cmdPlain && !c.multi && !c.watching && !c.opaque && readOnly(c.sc.name())
+		if target != toReplica {
+			if cmdStart > start {
+				if !c.forward(buf[start:cmdStart], cmds, toReplica) {
+					return 0, false
+				}
+				start, cmds = cmdStart, 0
+			}
+			toReplica = target
+		}
 		if kind == cmdPlain || counted == 0 {
 			cmds += counted
 			continue
@@ -219,7 +271,7 @@ func (c *clientConn) process(buf []byte, start, scan, end int) (int, bool) {
 		switch kind {
 		case cmdAuth:
 			// Forward what came before, answer after its replies.
-			if !c.forward(buf[start:cmdStart], cmds) {
+			if !c.forward(buf[start:cmdStart], cmds, false) {
 				return 0, false
 			}
 			if !c.localReply(replyOK) {
@@ -228,13 +280,15 @@ func (c *clientConn) process(buf []byte, start, scan, end int) (int, bool) {
 			start, cmds = scan, 0
 			continue
 		case cmdQuit:
-			if c.forward(buf[start:cmdStart], cmds) {
+			if c.forward(buf[start:cmdStart], cmds, false) {
 				c.localReply(replyOK)
 			}
 			return 0, false
 		case cmdRaw:
 			c.raw.Store(true)
-			return end, c.forward(buf[start:end], cmds+1)
+			return end, c.forward(buf[start:end], cmds+1, false)
+		case cmdSelect, cmdHello, cmdReset:
+			c.replicaStale = true
 		}
 		c.mu.Lock()
 		switch kind {
@@ -278,19 +332,25 @@ func (c *clientConn) process(buf []byte, start, scan, end int) (int, bool) {
 		boundary = lastDone
 	}
 	if boundary > start || cmds > 0 {
-		if !c.forward(buf[start:boundary], cmds) {
+		if !c.forward(buf[start:boundary], cmds, toReplica) {
 			return 0, false
 		}
 	}
 	return boundary, true
 }
 
-// forward writes b, holding cmds new commands, to the current backend,
-// connecting to the master first if needed. It returns false when the
-// connection must close.
-func (c *clientConn) forward(b []byte, cmds int) bool {
+// forward writes b, holding cmds new commands, to the master's backend
+// (or to a replica's, for reads when toReplica), connecting first if
+// needed. It returns false when the connection must close.
+func (c *clientConn) forward(b []byte, cmds int, toReplica bool) bool {
 	if len(b) == 0 && cmds == 0 {
 		return true
+	}
+	if toReplica {
+		if ok, sent := c.forwardReplica(b, cmds); !ok || sent {
+			return ok
+		}
+		// No replica reachable: the master answers.
 	}
 	r := c.in.route.Load()
 	c.mu.Lock()
@@ -299,6 +359,15 @@ func (c *clientConn) forward(b []byte, cmds int) bool {
 		// A route change that routeChanged has not applied yet.
 		c.detachLocked()
 		be = nil
+	}
+	if be != nil && c.othersBusyLocked(be) {
+		// Replies must come in the order of commands: let the replica
+		// answer its reads first.
+		c.mu.Unlock()
+		if !c.waitOthers(be) {
+			return false
+		}
+		return c.forward(b, cmds, false)
 	}
 	if be == nil {
 		if c.partialSent || c.closed || !c.resumable {
@@ -337,6 +406,84 @@ func (c *clientConn) forward(b []byte, cmds int) bool {
 		closeAsync(be.conn)
 	}
 	return true
+}
+
+// readsToReplicas reports whether reads may go to a replica now.
+func (c *clientConn) readsToReplicas() bool {
+	return len(*c.in.replicas.Load()) > 0 && (c.noReplica.IsZero() || time.Now().After(c.noReplica))
+}
+
+// forwardReplica writes reads to the connection's replica, connecting to
+// one of the instance's in-sync replicas first if needed (round robin
+// across connections). sent is false when no replica could be reached:
+// the caller sends the reads to the master. ok is false when the
+// connection must close.
+func (c *clientConn) forwardReplica(b []byte, cmds int) (ok, sent bool) {
+	if c.replicaStale {
+		// The replica connection has an old database or protocol:
+		// replace it once its replies are in.
+		if !c.waitDrained() {
+			return false, false
+		}
+		c.mu.Lock()
+		c.dropReplicaLocked()
+		c.mu.Unlock()
+		c.replicaStale = false
+	}
+	c.mu.Lock()
+	be := c.rbe
+	switch {
+	case be != nil && c.othersBusyLocked(be):
+		c.mu.Unlock()
+		if !c.waitOthers(be) {
+			return false, false
+		}
+		return c.forwardReplica(b, cmds)
+	case be == nil:
+		c.mu.Unlock()
+		reps := *c.in.replicas.Load()
+		if len(reps) == 0 {
+			return true, false
+		}
+		// Replies of a replica connection just lost come first.
+		if !c.waitDrained() {
+			return false, false
+		}
+		addr := reps[int(c.in.nextReplica.Add(1)%uint32(len(reps)))]
+		nb, err := c.dial(&route{addr: addr, password: c.in.route.Load().password})
+		if err != nil {
+			c.noReplica = time.Now().Add(replicaRetry)
+			c.in.log.Warn("cannot connect to a replica; this connection reads from the master for a while",
+				"replica", addr, "err", err, "for", replicaRetry)
+			return true, false
+		}
+		nb.replica = true
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			nb.conn.Close()
+			return false, false
+		}
+		c.rbe, be = nb, nb
+		go c.pump(nb)
+	}
+	c.sent += uint64(cmds)
+	be.sent += uint64(cmds)
+	c.mu.Unlock()
+	if cmds > 0 {
+		c.in.m.commands.Add(float64(cmds))
+		c.in.m.replicaCommands.Add(float64(cmds))
+	}
+	if _, err := be.conn.Write(b); err != nil {
+		closeAsync(be.conn)
+	}
+	return true, true
+}
+
+// othersBusyLocked reports whether commands are in flight anywhere but
+// on be: on the other backend, or on one being torn down.
+func (c *clientConn) othersBusyLocked(be *backend) bool {
+	return c.sent-c.recv > be.sent-be.recv
 }
 
 // failCommands answers cmds commands that could not be sent with err.
@@ -452,8 +599,20 @@ func appendCommand(b []byte, args ...string) []byte {
 // a local reply or a new backend's replies come in order. It returns
 // false if the connection closed meanwhile.
 func (c *clientConn) waitDrained() bool {
+	return c.waitUntil(func() bool { return c.recv == c.sent })
+}
+
+// waitOthers waits until nothing is in flight but on be.
+func (c *clientConn) waitOthers(be *backend) bool {
+	return c.waitUntil(func() bool { return !c.othersBusyLocked(be) })
+}
+
+// waitUntil waits until done (called with c.mu held) is true, woken by
+// every answer. Only serve waits. It returns false if the connection
+// closed meanwhile.
+func (c *clientConn) waitUntil(done func() bool) bool {
 	c.mu.Lock()
-	for c.recv != c.sent && !c.closed {
+	for !done() && !c.closed {
 		ch := make(chan struct{})
 		c.drain = ch
 		c.mu.Unlock()
@@ -481,7 +640,7 @@ func (c *clientConn) answered(be *backend, n uint64) {
 	c.mu.Lock()
 	be.recv += n
 	c.recv += n
-	if c.drain != nil && c.recv == c.sent {
+	if c.drain != nil {
 		close(c.drain)
 		c.drain = nil
 	}
@@ -529,6 +688,10 @@ func (c *clientConn) backendGone(be *backend, rs *replyScanner) {
 		c.mu.Unlock()
 		return
 	}
+	if be.replica {
+		c.replicaGone(be, rs)
+		return
+	}
 	switched := c.be != be
 	movable := be.movable
 	if !switched {
@@ -560,6 +723,34 @@ func (c *clientConn) backendGone(be *backend, rs *replyScanner) {
 	}
 	c.answered(be, inFlight)
 	if closeClient {
+		c.close()
+	}
+}
+
+// replicaGone is backendGone for a replica connection, called with c.mu
+// held. Only reads went there, outside transactions: the client can go on
+// unless a reply was cut in half.
+func (c *clientConn) replicaGone(be *backend, rs *replyScanner) {
+	if c.rbe == be {
+		c.rbe = nil
+	}
+	be.detached.Store(true)
+	closeAsync(be.conn)
+	inFlight := be.sent - be.recv
+	cut := inFlight > 0 && rs.midReply()
+	c.mu.Unlock()
+	if inFlight > 0 && !cut {
+		c.in.m.errReplica.Add(float64(inFlight))
+		c.wmu.Lock()
+		for i := uint64(0); i < inFlight; i++ {
+			if _, err := c.client.Write(errReplicaLost); err != nil {
+				break
+			}
+		}
+		c.wmu.Unlock()
+	}
+	c.answered(be, inFlight)
+	if cut {
 		c.close()
 	}
 }

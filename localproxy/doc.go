@@ -12,7 +12,8 @@
 //     master changes.
 //   - Follower (watch.go) drives a Proxy from zkstore: a child watch on
 //     /instances opens and closes listeners, a data watch on each
-//     /instances/<name>/master routes it. Session expiry re-reads every
+//     /instances/<name>/master routes it (and on /replicas, for instances
+//     that read from replicas). Session expiry re-reads every
 //     record; during a ZooKeeper outage the last known masters keep being
 //     served (see Follower).
 //
@@ -26,9 +27,9 @@
 // one read are written to Redis in one write, and replies likewise. The
 // hot path allocates nothing, and reads go through the raw descriptor so
 // that a short read is followed by a wait for the poller rather than by a
-// read that fails with EAGAIN (readloop.go), as HAProxy does. SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE, MONITOR,
-// CLIENT REPLY and CLIENT TRACKING switch a connection to plain
-// bidirectional copying.
+// read that fails with EAGAIN (readloop.go), as HAProxy does. SUBSCRIBE,
+// PSUBSCRIBE, SSUBSCRIBE, MONITOR, CLIENT REPLY and CLIENT TRACKING switch
+// a connection to plain bidirectional copying.
 //
 // AUTH is answered +OK by the proxy and not forwarded; the proxy
 // authenticates to Redis with the instance password from ZooKeeper (see
@@ -42,4 +43,9 @@
 // not retried. Connections whose server-side state cannot be recreated
 // (inside MULTI, with WATCHed keys, subscribed, monitoring) are closed;
 // clients reconnect and resubscribe as after a Redis restart.
+//
+// Reads from replicas (SetReplicas; per instance, off by default). A
+// connection may have a second backend on one in-sync replica, for
+// read-only commands outside transactions. Only one of the two backends
+// has commands in flight at a time, so replies stay in command order.
 package localproxy

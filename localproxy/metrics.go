@@ -10,6 +10,7 @@ type Metrics struct {
 	Connections      *prometheus.GaugeVec
 	ConnectionsTotal *prometheus.CounterVec
 	Commands         *prometheus.CounterVec
+	ReplicaCommands  *prometheus.CounterVec
 	Errors           *prometheus.CounterVec
 	Switches         *prometheus.CounterVec
 	SwitchSeconds    prometheus.Histogram
@@ -33,11 +34,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "mrr_localproxy_connections_total", Help: "Client connections accepted.",
 		}, []string{"instance"}),
 		Commands: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mrr_localproxy_commands_total", Help: "Commands relayed to a master (pub/sub mode traffic not counted).",
+			Name: "mrr_localproxy_commands_total", Help: "Commands relayed to a master or replica (pub/sub mode traffic not counted).",
+		}, []string{"instance"}),
+		ReplicaCommands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mrr_localproxy_replica_commands_total", Help: "Reads relayed to a replica (instances that read from replicas).",
 		}, []string{"instance"}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mrr_localproxy_errors_total",
-			Help: "Errors by kind: master_changed (in-flight command failed by a switch), backend (master unreachable or lost), no_master, protocol.",
+			Help: "Errors by kind: master_changed (in-flight command failed by a switch), backend (master unreachable or lost), replica (replica connection lost with reads in flight), no_master, protocol.",
 		}, []string{"instance", "kind"}),
 		Switches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mrr_localproxy_backend_switches_total", Help: "Master changes applied.",
@@ -70,7 +74,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Connections, m.ConnectionsTotal, m.Commands, m.Errors, m.Switches,
+		reg.MustRegister(m.Connections, m.ConnectionsTotal, m.Commands, m.ReplicaCommands, m.Errors, m.Switches,
 			m.SwitchSeconds, m.ListenFailures, m.Listening, m.Refused, m.Instances, m.ZKErrors, m.ZKResyncs, m.ZKConnected)
 	}
 	return m
@@ -81,6 +85,7 @@ func (m *Metrics) forget(name string) {
 	m.Connections.DeleteLabelValues(name)
 	m.ConnectionsTotal.DeleteLabelValues(name)
 	m.Commands.DeleteLabelValues(name)
+	m.ReplicaCommands.DeleteLabelValues(name)
 	m.Switches.DeleteLabelValues(name)
 	m.ListenFailures.DeleteLabelValues(name)
 	m.Listening.DeleteLabelValues(name)
@@ -90,9 +95,9 @@ func (m *Metrics) forget(name string) {
 // instMetrics are one instance's series, resolved once so the hot path
 // does no label lookups.
 type instMetrics struct {
-	conns, listening                                    prometheus.Gauge
-	connsTotal, commands, switches, listenFail          prometheus.Counter
-	errMasterChanged, errBackend, errNoMaster, errProto prometheus.Counter
+	conns, listening                                                prometheus.Gauge
+	connsTotal, commands, replicaCommands, switches, listenFail     prometheus.Counter
+	errMasterChanged, errBackend, errReplica, errNoMaster, errProto prometheus.Counter
 }
 
 func (m *Metrics) forInstance(name string) instMetrics {
@@ -101,10 +106,12 @@ func (m *Metrics) forInstance(name string) instMetrics {
 		listening:        m.Listening.WithLabelValues(name),
 		connsTotal:       m.ConnectionsTotal.WithLabelValues(name),
 		commands:         m.Commands.WithLabelValues(name),
+		replicaCommands:  m.ReplicaCommands.WithLabelValues(name),
 		switches:         m.Switches.WithLabelValues(name),
 		listenFail:       m.ListenFailures.WithLabelValues(name),
 		errMasterChanged: m.Errors.WithLabelValues(name, "master_changed"),
 		errBackend:       m.Errors.WithLabelValues(name, "backend"),
+		errReplica:       m.Errors.WithLabelValues(name, "replica"),
 		errNoMaster:      m.Errors.WithLabelValues(name, "no_master"),
 		errProto:         m.Errors.WithLabelValues(name, "protocol"),
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -131,18 +132,18 @@ func (p *Proxy) Add(name string, port int, password string) error {
 			}
 			return nil
 		}
-		// A port change keeps the known master.
-		addr := in.route.Load().addr
+		// A port change keeps the known master and replicas.
+		addr, reps := in.route.Load().addr, in.replicas.Load()
 		delete(p.insts, name)
 		in.stop()
-		p.startLocked(name, port, &route{addr: addr, password: password})
+		p.startLocked(name, port, &route{addr: addr, password: password}, reps)
 		return nil
 	}
-	p.startLocked(name, port, &route{password: password})
+	p.startLocked(name, port, &route{password: password}, &[]string{})
 	return nil
 }
 
-func (p *Proxy) startLocked(name string, port int, r *route) {
+func (p *Proxy) startLocked(name string, port int, r *route, replicas *[]string) {
 	ctx, cancel := context.WithCancel(p.ctx)
 	in := &instance{
 		p: p, name: name, port: port,
@@ -154,6 +155,7 @@ func (p *Proxy) startLocked(name string, port int, r *route) {
 		done:   make(chan struct{}),
 	}
 	in.route.Store(r)
+	in.replicas.Store(replicas)
 	p.insts[name] = in
 	p.m.Instances.Set(float64(len(p.insts)))
 	p.wg.Add(1)
@@ -185,6 +187,35 @@ func (p *Proxy) SetMaster(name, addr string) error {
 	return nil
 }
 
+// SetReplicas sets the in-sync replicas ("host:port") that may answer
+// reads for instance name; none (the default) sends everything to the
+// master. Read-only commands outside transactions then go to one replica
+// per client connection, picked round robin. A replica connection whose
+// replica leaves the list is closed, its reads in flight get an error.
+func (p *Proxy) SetReplicas(name string, addrs []string) error {
+	p.mu.Lock()
+	in, ok := p.insts[name]
+	p.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("set replicas of %s: %w", name, ErrUnknownInstance)
+	}
+	addrs = slices.Sorted(slices.Values(addrs))
+	if addrs == nil {
+		addrs = []string{}
+	}
+	if slices.Equal(*in.replicas.Load(), addrs) {
+		return nil
+	}
+	in.replicas.Store(&addrs)
+	in.mu.Lock()
+	for c := range in.conns {
+		c.replicasChanged(addrs)
+	}
+	in.mu.Unlock()
+	in.log.Info("replicas for reads changed", "replicas", addrs)
+	return nil
+}
+
 // Remove stops serving instance name: its listener and client
 // connections close.
 func (p *Proxy) Remove(name string) {
@@ -202,12 +233,14 @@ func (p *Proxy) Remove(name string) {
 
 // InstanceStatus is what the proxy knows about one instance.
 type InstanceStatus struct {
-	Name        string `json:"name"`
-	Port        int    `json:"port"`
-	Master      string `json:"master"`
-	Listening   bool   `json:"listening"`
-	ListenError string `json:"listen_error,omitempty"`
-	Connections int    `json:"connections"`
+	Name   string `json:"name"`
+	Port   int    `json:"port"`
+	Master string `json:"master"`
+	// Replicas answer reads when the instance reads from replicas.
+	Replicas    []string `json:"read_replicas,omitempty"`
+	Listening   bool     `json:"listening"`
+	ListenError string   `json:"listen_error,omitempty"`
+	Connections int      `json:"connections"`
 }
 
 // Status lists the instances served, sorted by name.
@@ -221,7 +254,7 @@ func (p *Proxy) Status() []InstanceStatus {
 	out := make([]InstanceStatus, 0, len(insts))
 	for _, in := range insts {
 		in.mu.Lock()
-		s := InstanceStatus{Name: in.name, Port: in.port, Master: in.route.Load().addr,
+		s := InstanceStatus{Name: in.name, Port: in.port, Master: in.route.Load().addr, Replicas: *in.replicas.Load(),
 			Listening: in.listening, ListenError: in.listenErr, Connections: len(in.conns)}
 		in.mu.Unlock()
 		out = append(out, s)
@@ -241,6 +274,10 @@ type instance struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	route  atomic.Pointer[route]
+	// replicas may answer reads (never nil; empty: all to the master);
+	// nextReplica spreads new connections across them.
+	replicas    atomic.Pointer[[]string]
+	nextReplica atomic.Uint32
 
 	mu        sync.Mutex
 	conns     map[*clientConn]struct{}

@@ -18,7 +18,8 @@ import (
 // replicaPair starts a master and a replica of it, both with password pw.
 func replicaPair(t *testing.T, pw string) (master, replica *testenv.Redis) {
 	t.Helper()
-	master = testenv.StartRedis(t, "requirepass "+pw, "masterauth "+pw)
+	// No diskless-sync delay: the replica syncs at once, not after 5 s.
+	master = testenv.StartRedis(t, "requirepass "+pw, "masterauth "+pw, "repl-diskless-sync-delay 0")
 	replica = testenv.StartRedis(t, "requirepass "+pw, "masterauth "+pw)
 	host, port, _ := net.SplitHostPort(master.Addr)
 	dr := direct(t, replica, pw)

@@ -169,6 +169,15 @@ func (f *Follower) follow(ctx context.Context, name string) {
 		}
 		return
 	}
+	if inst.ReadFromReplicas {
+		// Set at create and never changed: one watch for the instance's life.
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() {
+			defer close(done)
+			f.followReplicas(ctx, name, log)
+		}()
+	}
 	for mc := range f.st.WatchMaster(ctx, name) {
 		switch {
 		case mc.Err != nil:
@@ -179,5 +188,18 @@ func (f *Follower) follow(ctx context.Context, name string) {
 		default:
 			_ = f.p.SetMaster(name, mc.Addr)
 		}
+	}
+}
+
+// followReplicas routes the instance's reads to the in-sync replicas the
+// scheduler lists in /replicas.
+func (f *Follower) followReplicas(ctx context.Context, name string, log *slog.Logger) {
+	for rc := range f.st.WatchReplicas(ctx, name) {
+		if rc.Err != nil {
+			f.m.ZKErrors.Inc()
+			log.Warn("cannot read the replicas from ZooKeeper; keeping the last known ones", "err", rc.Err)
+			continue
+		}
+		_ = f.p.SetReplicas(name, rc.Addrs)
 	}
 }
