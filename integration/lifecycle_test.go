@@ -2,8 +2,12 @@ package integration
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/mrredis/mrredis/client"
 	"github.com/mrredis/mrredis/internal/model"
@@ -142,5 +146,65 @@ func waitRedis(t *testing.T, f func() error) {
 			t.Fatal(err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestReadFromReplicas checks the whole path of an instance created with
+// read_from_replicas: the scheduler lists its in-sync replica in ZooKeeper,
+// the proxy follows, and reads through the proxy land on the replica while
+// writes land on the master.
+func TestReadFromReplicas(t *testing.T) {
+	s := newSystem(t, options{agents: 2})
+	s.startProxy()
+	ctx := s.ctx()
+	v := s.create(model.Spec{Name: "reads", MemoryMB: 32, Replicas: 1, Password: "pw", ReadFromReplicas: true})
+	var replicaAddr string
+	for _, m := range v.Members {
+		if m.Role == model.RoleReplica {
+			replicaAddr = m.Addr()
+		}
+	}
+	master, replica := redisAt(t, v.Master, "pw"), redisAt(t, replicaAddr, "pw")
+	proxy := redisAt(t, fmt.Sprintf("127.0.0.1:%d", v.ProxyPort), "")
+	if err := proxy.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("SET through the proxy: %v", err)
+	}
+	getCalls := func(c *redis.Client) int {
+		info, err := c.Info(ctx, "commandstats").Result()
+		if err != nil {
+			t.Fatalf("INFO commandstats: %v", err)
+		}
+		m := regexp.MustCompile(`cmdstat_get:calls=(\d+)`).FindStringSubmatch(info)
+		if m == nil {
+			return 0
+		}
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	// The proxy learns the replica from ZooKeeper shortly after RUNNING.
+	waitRedis(t, func() error {
+		before := getCalls(replica)
+		if got, err := proxy.Get(ctx, "k").Result(); err != nil || got != "v" {
+			return fmt.Errorf("GET k through the proxy = %q, %v", got, err)
+		}
+		if getCalls(replica) == before {
+			return fmt.Errorf("GET through the proxy did not reach the replica %s", replicaAddr)
+		}
+		return nil
+	})
+	m0, r0 := getCalls(master), getCalls(replica)
+	for i := 0; i < 20; i++ {
+		if got, err := proxy.Get(ctx, "k").Result(); err != nil || got != "v" {
+			t.Fatalf("GET %d through the proxy = %q, %v", i, got, err)
+		}
+	}
+	if dm, dr := getCalls(master)-m0, getCalls(replica)-r0; dm != 0 || dr != 20 {
+		t.Fatalf("20 GETs through the proxy: %d on the master, %d on the replica; want 0 and 20", dm, dr)
+	}
+	if err := proxy.Incr(ctx, "n").Err(); err != nil {
+		t.Fatalf("INCR through the proxy: %v", err)
+	}
+	if got, err := master.Get(ctx, "n").Result(); err != nil || got != "1" {
+		t.Fatalf("the write did not reach the master: GET n = %q, %v", got, err)
 	}
 }
