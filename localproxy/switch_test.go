@@ -26,9 +26,22 @@ func replicaPair(t *testing.T, pw string) (master, replica *testenv.Redis) {
 	if err := dr.Do(context.Background(), "REPLICAOF", host, port).Err(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "replication link up", func() bool {
-		info, _ := dr.Info(context.Background(), "replication").Result()
-		return strings.Contains(info, "master_link_status:up")
+	// After a diskless sync the master streams writes only once the
+	// replica has acknowledged, up to a second after the transfer: a
+	// write made after the transfer and seen on the replica shows that
+	// writes flow.
+	ctx := context.Background()
+	dm := direct(t, master, pw)
+	waitFor(t, "sync transferred", func() bool {
+		info, _ := dm.Info(ctx, "replication").Result()
+		return strings.Contains(info, ",state=online,")
+	})
+	if err := dm.Set(ctx, "replica-pair-synced", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "writes reach the replica", func() bool {
+		v, _ := dr.Get(ctx, "replica-pair-synced").Result()
+		return v == "1"
 	})
 	return master, replica
 }
