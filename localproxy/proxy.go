@@ -115,6 +115,12 @@ type route struct {
 // port change closes the old listener and opens the new one. A port that
 // is busy is retried in the background every RetryInterval.
 func (p *Proxy) Add(name string, port int, password string) error {
+	return p.add(name, port, password, "")
+}
+
+// add is Add with the master a new instance starts with, so that its
+// listener never answers "no master" when the master is already known.
+func (p *Proxy) add(name string, port int, password, master string) error {
 	if port < p.opts.PortLo || port > p.opts.PortHi {
 		p.m.Refused.WithLabelValues("port_out_of_range").Inc()
 		return fmt.Errorf("instance %s: port %d: %w %d-%d", name, port, ErrPortOutOfRange, p.opts.PortLo, p.opts.PortHi)
@@ -139,7 +145,7 @@ func (p *Proxy) Add(name string, port int, password string) error {
 		p.startLocked(name, port, &route{addr: addr, password: password}, reps)
 		return nil
 	}
-	p.startLocked(name, port, &route{password: password}, &[]string{})
+	p.startLocked(name, port, &route{addr: master, password: password}, &[]string{})
 	return nil
 }
 

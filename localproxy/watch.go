@@ -161,7 +161,13 @@ func (f *Follower) follow(ctx context.Context, name string) {
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}
-	if err := f.p.Add(name, inst.ProxyPort, inst.Password); err != nil {
+	// The master known now goes in with the listener: clients of a
+	// running instance never see "no master" while the watch starts.
+	master, _, err := f.st.GetMaster(ctx, name)
+	if err != nil {
+		master = "" // none yet, or unreadable: the watch below tells
+	}
+	if err := f.p.add(name, inst.ProxyPort, inst.Password, master); err != nil {
 		if errors.Is(err, ErrPortOutOfRange) {
 			log.Error("instance refused: its proxy port is outside this proxy's --port-range", "err", err)
 		} else {
