@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // bufSize is the read buffer of each direction of a connection. Pipelined
@@ -712,14 +714,7 @@ func (c *clientConn) backendGone(be *backend, rs *replyScanner) {
 		if switched {
 			msg, ctr = errMasterChanged, c.in.m.errMasterChanged
 		}
-		ctr.Add(float64(inFlight))
-		c.wmu.Lock()
-		for i := uint64(0); i < inFlight; i++ {
-			if _, err := c.client.Write(msg); err != nil {
-				break
-			}
-		}
-		c.wmu.Unlock()
+		c.failInFlight(inFlight, msg, ctr)
 	}
 	c.answered(be, inFlight)
 	if closeClient {
@@ -740,17 +735,22 @@ func (c *clientConn) replicaGone(be *backend, rs *replyScanner) {
 	cut := inFlight > 0 && rs.midReply()
 	c.mu.Unlock()
 	if inFlight > 0 && !cut {
-		c.in.m.errReplica.Add(float64(inFlight))
-		c.wmu.Lock()
-		for i := uint64(0); i < inFlight; i++ {
-			if _, err := c.client.Write(errReplicaLost); err != nil {
-				break
-			}
-		}
-		c.wmu.Unlock()
+		c.failInFlight(inFlight, errReplicaLost, c.in.m.errReplica)
 	}
 	c.answered(be, inFlight)
 	if cut {
 		c.close()
+	}
+}
+
+// failInFlight answers n commands of a lost backend with msg.
+func (c *clientConn) failInFlight(n uint64, msg []byte, ctr prometheus.Counter) {
+	ctr.Add(float64(n))
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	for i := uint64(0); i < n; i++ {
+		if _, err := c.client.Write(msg); err != nil {
+			return
+		}
 	}
 }
