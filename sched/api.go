@@ -220,7 +220,11 @@ func (s *Scheduler) handlePatch(w http.ResponseWriter, r *http.Request) {
 	name := mux.Vars(r)["name"]
 	var req model.PatchRequest
 	if err := decodeBody(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		msg := err.Error()
+		if strings.HasPrefix(msg, "unknown field") {
+			msg += ": PATCH changes only replicas and memory_mb; the other settings are fixed when the instance is created"
+		}
+		writeError(w, http.StatusBadRequest, msg)
 		return
 	}
 	s.onLeader(w, r, func(ctx context.Context, l *leaderLoop) (any, error) { return l.patch(ctx, name, req) })

@@ -522,7 +522,7 @@ func TestAPIErrors(t *testing.T) {
 		// read_from_replicas is taken at create, shown in the view, and
 		// cannot be changed afterwards.
 		{"POST", "/api/v1/instances", `{"name": "one", "memory_mb": 16, "read_from_replicas": true}`, 202, `"read_from_replicas": true`},
-		{"PATCH", "/api/v1/instances/one", `{"read_from_replicas": false}`, 400, `unknown field "read_from_replicas"`},
+		{"PATCH", "/api/v1/instances/one", `{"read_from_replicas": false}`, 400, `unknown field "read_from_replicas" in the request body: PATCH changes only replicas and memory_mb`},
 		{"GET", "/api/v1/instances/one", nil, 200, `"read_from_replicas": true`},
 		{"POST", "/api/v1/instances", `{"name": "one", "memory_mb": 16}`, 409, "already exists"},
 		{"POST", "/api/v1/instances", `{"name": "huge", "memory_mb": 4096}`, 202, "CREATING"},
