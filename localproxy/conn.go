@@ -48,6 +48,7 @@ var (
 type clientConn struct {
 	in     *instance
 	client net.Conn
+	cw     *rawWriter // writes to client, under wmu
 
 	wmu sync.Mutex // serializes writes to client
 
@@ -84,6 +85,7 @@ const replicaRetry = 5 * time.Second
 // backend is one connection to a master, read by its own pump goroutine.
 type backend struct {
 	conn    net.Conn
+	w       *rawWriter // written by serve only
 	route   *route
 	replica bool // a read-only connection to a replica
 	// Guarded by clientConn.mu.
@@ -101,7 +103,7 @@ type backend struct {
 func closeAsync(nc net.Conn) { go nc.Close() }
 
 func newClientConn(in *instance, nc net.Conn) *clientConn {
-	return &clientConn{in: in, client: nc, resumable: true}
+	return &clientConn{in: in, client: nc, cw: newRawWriter(nc), resumable: true}
 }
 
 // close ends the connection; the goroutines exit on their read errors.
@@ -403,7 +405,7 @@ func (c *clientConn) forward(b []byte, cmds int, toReplica bool) bool {
 	if cmds > 0 {
 		c.in.m.commands.Add(float64(cmds))
 	}
-	if _, err := be.conn.Write(b); err != nil {
+	if _, err := be.w.Write(b); err != nil {
 		// pump sees the broken connection and fails what is in flight.
 		closeAsync(be.conn)
 	}
@@ -476,7 +478,7 @@ func (c *clientConn) forwardReplica(b []byte, cmds int) (ok, sent bool) {
 		c.in.m.commands.Add(float64(cmds))
 		c.in.m.replicaCommands.Add(float64(cmds))
 	}
-	if _, err := be.conn.Write(b); err != nil {
+	if _, err := be.w.Write(b); err != nil {
 		closeAsync(be.conn)
 	}
 	return true, true
@@ -546,7 +548,7 @@ func (c *clientConn) dial(r *route) (*backend, error) {
 			return nil, fmt.Errorf("%s: %w", r.addr, err)
 		}
 	}
-	return &backend{conn: nc, route: r}, nil
+	return &backend{conn: nc, w: newRawWriter(nc), route: r}, nil
 }
 
 // handshake writes cmds and reads want replies, failing on an error reply.
@@ -632,7 +634,7 @@ func (c *clientConn) localReply(b []byte) bool {
 		return false
 	}
 	c.wmu.Lock()
-	_, err := c.client.Write(b)
+	_, err := c.cw.Write(b)
 	c.wmu.Unlock()
 	return err == nil
 }
@@ -667,7 +669,7 @@ func (c *clientConn) pump(be *backend) {
 			}
 		}
 		c.wmu.Lock()
-		_, werr := c.client.Write(buf[:n])
+		_, werr := c.cw.Write(buf[:n])
 		c.wmu.Unlock()
 		if werr != nil {
 			c.close()
@@ -749,7 +751,7 @@ func (c *clientConn) failInFlight(n uint64, msg []byte, ctr prometheus.Counter) 
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	for i := uint64(0); i < n; i++ {
-		if _, err := c.client.Write(msg); err != nil {
+		if _, err := c.cw.Write(msg); err != nil {
 			return
 		}
 	}

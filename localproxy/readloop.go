@@ -91,3 +91,62 @@ func rawRead(fd int, b []byte) (int, error) {
 	}
 	return int(n), nil
 }
+
+// rawWriter writes to a connection with write(2) directly, for the reason
+// rawRead reads that way: a write to a loopback socket runs the receiver's
+// TCP processing too and may take long enough for the scheduler to hand
+// the P to another thread. A full socket buffer still waits for the
+// poller, through RawConn.Write. Not safe for concurrent use: callers
+// serialize (serve owns a backend's writes, wmu guards the client's).
+type rawWriter struct {
+	nc  net.Conn
+	rc  syscall.RawConn // nil: plain nc.Write
+	buf []byte          // being written, for fn
+	n   int
+	err error
+	fn  func(fd uintptr) bool // w.write, bound once so writes allocate nothing
+}
+
+func newRawWriter(nc net.Conn) *rawWriter {
+	w := &rawWriter{nc: nc}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			w.rc = rc
+		}
+	}
+	w.fn = w.write
+	return w
+}
+
+// Write writes all of b or fails.
+func (w *rawWriter) Write(b []byte) (int, error) {
+	if w.rc == nil {
+		return w.nc.Write(b)
+	}
+	w.buf, w.n, w.err = b, 0, nil
+	err := w.rc.Write(w.fn)
+	n, werr := w.n, w.err
+	w.buf = nil
+	if werr == nil {
+		werr = err
+	}
+	return n, werr
+}
+
+func (w *rawWriter) write(fd uintptr) bool {
+	for w.n < len(w.buf) {
+		b := w.buf[w.n:]
+		k, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		switch e {
+		case 0:
+			w.n += int(k)
+		case syscall.EAGAIN:
+			return false // wait until writable, then call again
+		case syscall.EINTR:
+		default:
+			w.err = e
+			return true
+		}
+	}
+	return true
+}
