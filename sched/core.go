@@ -72,8 +72,13 @@ type memberState struct {
 	reportedAt time.Time
 	lastStats  time.Time
 	lastLinkUp time.Time
-	pingMisses int
-	lastPingOK time.Time
+	// linkOffset is the offset first reported after the link came up;
+	// streaming is set when a later report is higher (see Candidate).
+	linkOffset    int64
+	linkOffsetSet bool
+	streaming     bool
+	pingMisses    int
+	lastPingOK    time.Time
 }
 
 // failoverOp is a master change in progress.
@@ -435,6 +440,7 @@ func (c *Core) Message(msg execproto.ExecutorMessage, now time.Time) []Action {
 			if s.LinkUp {
 				ms.lastLinkUp = now
 			}
+			ms.trackStreaming(s)
 			ms.m.LagBytes = s.LagBytes
 			ms.m.UsedMemory = s.UsedMemory
 			ms.m.OpsPerSec = s.OpsPerSec
@@ -616,6 +622,19 @@ func (ms *memberState) live() bool {
 }
 
 func (ms *memberState) ready() bool { return ms.m.State == "TASK_RUNNING" && ms.m.Port > 0 }
+
+// trackStreaming notes whether a replica's offset has grown since its
+// link came up: only then are the master's writes known to flow to it.
+func (ms *memberState) trackStreaming(s execproto.MemberStats) {
+	switch {
+	case s.Role != model.RoleReplica || !s.LinkUp:
+		ms.linkOffsetSet, ms.streaming = false, false
+	case !ms.linkOffsetSet:
+		ms.linkOffset, ms.linkOffsetSet = s.ReplOffset, true
+	case s.ReplOffset > ms.linkOffset:
+		ms.streaming = true
+	}
+}
 
 func (ms *memberState) inSync() bool {
 	return ms.live() && ms.ready() && ms.m.Role == model.RoleReplica && ms.m.LinkUp

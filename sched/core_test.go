@@ -368,6 +368,8 @@ func TestChooseSuccessor(t *testing.T) {
 		{"link down long ago excluded", []Candidate{{TaskID: "a", Ready: true, LinkUpAt: now.Add(-time.Minute), ReplOffset: 99}, {TaskID: "b", Ready: true, LinkUp: true, ReplOffset: 1}}, "b"},
 		{"link just dropped still ok", []Candidate{{TaskID: "a", Ready: true, LinkUpAt: now.Add(-time.Second), ReplOffset: 99}}, "a"},
 		{"not running excluded", []Candidate{{TaskID: "a", LinkUp: true, ReplOffset: 99}}, ""},
+		{"streaming beats a higher offset fresh from a full sync", []Candidate{{TaskID: "a", Ready: true, LinkUp: true, Streaming: true, ReplOffset: 10}, {TaskID: "b", Ready: true, LinkUp: true, ReplOffset: 20}}, "a"},
+		{"not streaming still taken when alone", []Candidate{{TaskID: "b", Ready: true, LinkUp: true, ReplOffset: 20}}, "b"},
 		{"none", nil, ""},
 	}
 	for _, tc := range cases {
@@ -885,5 +887,35 @@ func TestReplicasNodeFollowsInSyncReplicas(t *testing.T) {
 	}
 	if is.master == "" || slices.Contains(is.replicas, is.master) {
 		t.Fatalf("after failover: master %q, replicas node %v: the master must not be listed", is.master, is.replicas)
+	}
+}
+
+func TestTrackStreaming(t *testing.T) {
+	rep := func(offset int64, up bool) execproto.MemberStats {
+		return execproto.MemberStats{Role: model.RoleReplica, LinkUp: up, ReplOffset: offset}
+	}
+	cases := []struct {
+		name    string
+		reports []execproto.MemberStats
+		want    bool
+	}{
+		{"fresh from a sync", []execproto.MemberStats{rep(500, true)}, false},
+		{"offset unchanged", []execproto.MemberStats{rep(500, true), rep(500, true)}, false},
+		{"offset grew", []execproto.MemberStats{rep(500, true), rep(520, true)}, true},
+		{"stays streaming", []execproto.MemberStats{rep(500, true), rep(520, true), rep(520, true)}, true},
+		{"link down resets", []execproto.MemberStats{rep(500, true), rep(520, true), rep(520, false)}, false},
+		{"synced again", []execproto.MemberStats{rep(500, true), rep(520, true), rep(0, false), rep(900, true)}, false},
+		{"master reports never stream", []execproto.MemberStats{{Role: model.RoleMaster, ReplOffset: 1}, {Role: model.RoleMaster, ReplOffset: 9}}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var ms memberState
+			for _, r := range tc.reports {
+				ms.trackStreaming(r)
+			}
+			if ms.streaming != tc.want {
+				t.Fatalf("streaming = %v, want %v", ms.streaming, tc.want)
+			}
+		})
 	}
 }

@@ -11,17 +11,23 @@ import (
 
 // Candidate is a replica as the failover decision sees it.
 type Candidate struct {
-	TaskID     string
-	Ready      bool      // TASK_RUNNING with a known port
-	LinkUp     bool      // its link to the master is up now
-	LinkUpAt   time.Time // when its link was last seen up
+	TaskID   string
+	Ready    bool      // TASK_RUNNING with a known port
+	LinkUp   bool      // its link to the master is up now
+	LinkUpAt time.Time // when its link was last seen up
+	// Streaming is set once its offset grew after its link came up. A
+	// replica fresh from a full sync is not: its master holds back the
+	// writes since the snapshot until the replica's first acknowledgement,
+	// up to a second later, while its offset (the snapshot's) can be
+	// above the last reported offset of a replica that has them all.
+	Streaming  bool
 	ReplOffset int64
 }
 
 // ChooseSuccessor picks the replica to promote: a running replica whose
 // link to the master is up (or was, within grace: the link drops as soon as
-// the master dies) with the highest replication offset; ties go to the
-// smallest task id so the choice is stable.
+// the master dies), streaming replicas first, then the highest replication
+// offset; ties go to the smallest task id so the choice is stable.
 func ChooseSuccessor(cands []Candidate, now time.Time, grace time.Duration) (Candidate, bool) {
 	var ok []Candidate
 	for _, c := range cands {
@@ -33,6 +39,9 @@ func ChooseSuccessor(cands []Candidate, now time.Time, grace time.Duration) (Can
 		return Candidate{}, false
 	}
 	sort.Slice(ok, func(i, j int) bool {
+		if ok[i].Streaming != ok[j].Streaming {
+			return ok[i].Streaming
+		}
 		if ok[i].ReplOffset != ok[j].ReplOffset {
 			return ok[i].ReplOffset > ok[j].ReplOffset
 		}
@@ -49,7 +58,8 @@ func (is *instState) candidates(tried map[string]bool, requireLinkNow bool) []Ca
 		if id == is.inst.MasterTask || !ms.live() || tried[id] {
 			continue
 		}
-		c := Candidate{TaskID: id, Ready: ms.ready(), LinkUp: ms.m.LinkUp, LinkUpAt: ms.lastLinkUp, ReplOffset: ms.m.ReplOffset}
+		c := Candidate{TaskID: id, Ready: ms.ready(), LinkUp: ms.m.LinkUp, LinkUpAt: ms.lastLinkUp,
+			Streaming: ms.streaming, ReplOffset: ms.m.ReplOffset}
 		if requireLinkNow {
 			c.LinkUpAt = time.Time{}
 		}
