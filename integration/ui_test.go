@@ -3,6 +3,10 @@ package integration
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -304,6 +308,23 @@ func TestDashboard(t *testing.T) {
 	} else {
 		t.Logf("API requests besides the event stream: %s", fetches)
 	}
+
+	// Behind a path prefix, as DC/OS Admin Router serves it at
+	// /service/<name>/: every asset and API call must still resolve.
+	target, err := url.Parse(c.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	router := httptest.NewServer(http.StripPrefix("/service/mrredis", httputil.NewSingleHostReverseProxy(target)))
+	defer func() {
+		// The page's event stream is still open: Close alone would wait for it.
+		router.CloseClientConnections()
+		router.Close()
+	}()
+	b.do("open the dashboard under a path prefix", chromedp.Navigate(router.URL+"/service/mrredis/"))
+	b.waitJS(20*time.Second, "live and listing under the prefix",
+		`document.getElementById('conn').dataset.state === 'live' && !document.getElementById('list-empty').hidden`, pageState)
+	b.shot("under-path-prefix")
 
 	b.mu.Lock()
 	defer b.mu.Unlock()

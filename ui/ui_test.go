@@ -45,7 +45,7 @@ func TestServesIndex(t *testing.T) {
 		if ct := resp.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
 			t.Errorf("GET %s: Content-Type %q", p, ct)
 		}
-		if !strings.Contains(b, `<script type="module" src="/static/js/app.js">`) || !strings.Contains(b, `<meta name="viewport"`) {
+		if !strings.Contains(b, `<script type="module" src="static/js/app.js">`) || !strings.Contains(b, `<meta name="viewport"`) {
 			t.Errorf("GET %s: not the dashboard page:\n%.300s", p, b)
 		}
 		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
@@ -95,7 +95,12 @@ func TestRejects(t *testing.T) {
 func TestAssetsExist(t *testing.T) {
 	h := Handler()
 	index := body(t, get(t, h, http.MethodGet, "/"))
-	refs := regexp.MustCompile(`(?:src|href)="(/static/[^"]+)"`).FindAllStringSubmatch(index, -1)
+	// Relative references only: the dashboard may be served under a
+	// path prefix (DC/OS Admin Router).
+	if abs := regexp.MustCompile(`(?:src|href)="/`).FindString(index); abs != "" {
+		t.Fatalf("index.html has an absolute reference %q: it breaks under a path prefix", abs)
+	}
+	refs := regexp.MustCompile(`(?:src|href)="(static/[^"]+)"`).FindAllStringSubmatch(index, -1)
 	if len(refs) < 3 {
 		t.Fatalf("index.html references only %d assets", len(refs))
 	}
@@ -106,7 +111,7 @@ func TestAssetsExist(t *testing.T) {
 	}
 	queue := []string{}
 	for _, r := range refs {
-		queue = append(queue, r[1])
+		queue = append(queue, "/"+r[1]) // as the browser resolves it on "/"
 	}
 	importRE := regexp.MustCompile(`(?m)^\s*import\s[^'"]*['"](\./[^'"]+)['"]`)
 	seen := map[string]bool{}

@@ -1,6 +1,8 @@
 // The REST API of mrr-sched, as used by the dashboard.
 
-export const API = '/api/v1';
+// Relative to the page, so that the dashboard also works under a path
+// prefix, as behind DC/OS Admin Router at /service/<name>/.
+export const API = 'api/v1';
 
 // ApiError carries the HTTP status and the API's one-sentence error.
 export class ApiError extends Error {
