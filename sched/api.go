@@ -31,12 +31,12 @@ func (s *Scheduler) Handler() http.Handler {
 	r := mux.NewRouter()
 	api := r.PathPrefix("/api/v1").Subrouter()
 	api.HandleFunc("/instances", s.handleCreate).Methods(http.MethodPost)
-	api.HandleFunc("/instances", s.handleList).Methods(http.MethodGet)
-	api.HandleFunc("/instances/{name}", s.handleGet).Methods(http.MethodGet)
+	api.HandleFunc("/instances", s.leaderFirst(s.handleList)).Methods(http.MethodGet)
+	api.HandleFunc("/instances/{name}", s.leaderFirst(s.handleGet)).Methods(http.MethodGet)
 	api.HandleFunc("/instances/{name}", s.handlePatch).Methods(http.MethodPatch)
 	api.HandleFunc("/instances/{name}", s.handleDelete).Methods(http.MethodDelete)
 	api.HandleFunc("/instances/{name}/failover", s.handleFailover).Methods(http.MethodPost)
-	api.HandleFunc("/events", s.handleEvents).Methods(http.MethodGet)
+	api.HandleFunc("/events", s.leaderFirst(s.handleEvents)).Methods(http.MethodGet)
 	api.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such API path: %s", r.URL.Path))
 	})
@@ -89,6 +89,40 @@ func (s *Scheduler) handleExecutor(w http.ResponseWriter, r *http.Request) {
 }
 
 // --- reads ---
+
+// leaderFirst serves a read on a standby from the leader, whose views
+// carry live member stats and whose event stream is live, and from
+// ZooKeeper (h) when no leader can be reached. Standbys sit behind the
+// same load balancer (DC/OS Admin Router, a Marathon VIP) as the leader,
+// so their dashboards and CLIs should see the same.
+func (s *Scheduler) leaderFirst(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.currentLeader() != nil || s.store == nil || r.Header.Get("X-Mrr-Forwarded") != "" {
+			h(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		leader, err := s.store.Leader(ctx)
+		cancel()
+		target, perr := url.Parse(leader)
+		if err != nil || leader == "" || leader == s.url || perr != nil {
+			h(w, r)
+			return
+		}
+		p := httputil.NewSingleHostReverseProxy(target)
+		// A transport error comes before anything is written: answer
+		// from ZooKeeper instead.
+		p.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+			s.log.Debug("leader unreachable for a read; answering from ZooKeeper", "leader", leader, "err", err)
+			r.Header.Del("X-Mrr-Forwarded")
+			w.Header().Del("X-Mrr-Leader")
+			h(w, r)
+		}
+		w.Header().Set("X-Mrr-Leader", leader)
+		r.Header.Set("X-Mrr-Forwarded", s.url)
+		p.ServeHTTP(w, r)
+	}
+}
 
 func (s *Scheduler) handleList(w http.ResponseWriter, r *http.Request) {
 	views, err := s.listViews(r.Context())

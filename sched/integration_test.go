@@ -396,6 +396,15 @@ func TestEndToEnd(t *testing.T) {
 	if ev := firstEvent(t, r3.s.URL()); ev.Name != "cache" || ev.Instance == nil || ev.Instance.Master != v.Master {
 		t.Fatalf("standby event stream: %+v", ev)
 	}
+	// The standby answered from the leader, with its live stats.
+	resp, err := http.Get(r3.s.URL() + "/api/v1/instances/cache")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("X-Mrr-Leader"); got != base {
+		t.Fatalf("standby read answered by %q, want the leader %s", got, base)
+	}
 
 	// Switchover through the standby: no write is lost.
 	rc = redisClient(v.Master, "s3cret")
@@ -472,6 +481,11 @@ func TestEndToEnd(t *testing.T) {
 
 	// The leader dies; the standby takes over with the same framework.
 	r2.kill()
+	// Meanwhile reads are answered: the dead leader's ZooKeeper node
+	// outlives it for a session timeout, and the standby falls back.
+	if sv, code := getView(t, r3.s.URL(), "cache"); code != 200 || sv.Name != "cache" {
+		t.Fatalf("standby read while the leader is dead: %d %+v", code, sv)
+	}
 	waitFor(t, 30*time.Second, "standby becomes ready", func() (bool, string) {
 		code, body := httpDo(t, r3.s.URL(), http.MethodGet, "/readyz", nil)
 		return code == 200 && strings.Contains(body, fid), body
