@@ -50,7 +50,11 @@
 //     allkeys-lru suits pure caches.
 //   - persistence none: save "" and appendonly no; aof: appendonly yes,
 //     everysec, no RDB snapshots; rdb: the classic save points.
-//   - repl-diskless-sync-delay 0, so a new or re-pointed replica syncs at
-//     once rather than after redis' default 5 s; replica-announce-ip is the
-//     bind address, so masters list replicas by their reachable address.
+//   - repl-diskless-sync no: after a diskless transfer Redis holds back
+//     the write stream until the replica's first acknowledgement, up to a
+//     second after the replica reports its link up, and a failover then
+//     would lose those writes; through a file the stream starts at once.
+//     rdb-del-sync-files removes the file when persistence is off.
+//     replica-announce-ip is the bind address, so masters list replicas by
+//     their reachable address.
 package executor

@@ -136,9 +136,15 @@ func RenderConfig(c MemberConfig) (string, error) {
 	// the network, so access is governed by the ACL below instead.
 	line("protected-mode no")
 	line("tcp-keepalive 60")
-	// A new or re-pointed replica syncs at once; redis' default waits 5 s
-	// for more replicas to share one diskless transfer.
-	line("repl-diskless-sync-delay 0")
+	// Full syncs go through a file. After a diskless transfer Redis
+	// streams the writes made since the snapshot only once the replica's
+	// first acknowledgement arrives, up to a second later, while the
+	// replica already reports its link up: a failover in that second
+	// would lose them. With a file the stream follows the transfer at
+	// once (and there is no 5 s diskless delay to wait for either).
+	line("repl-diskless-sync no")
+	// Without persistence, the sync file is deleted once used.
+	line("rdb-del-sync-files yes")
 	// Masters list their replicas by the address replicas announce; the
 	// bind address is the one others reach (FAILOVER TO needs it).
 	if ip := net.ParseIP(c.Bind); ip != nil && !ip.IsUnspecified() {
