@@ -56,10 +56,15 @@ type clientConn struct {
 	be *backend // nil: connect on the next command
 	// rbe is the connection to a replica for reads, when the instance
 	// sends reads to replicas (see forwardReplica).
-	rbe      *backend
-	sent     uint64 // commands written (even partly) to backends
-	recv     uint64 // commands answered to the client
-	drain    chan struct{}
+	rbe  *backend
+	sent uint64 // commands written (even partly) to backends
+	recv uint64 // commands answered to the client
+	// rsent and rrecv count the part of sent and recv that went to
+	// replica backends.
+	rsent, rrecv uint64
+	// cond is signalled on every answer and on close (L is &mu): serve
+	// and the master's pump wait on it to keep replies in order.
+	cond     *sync.Cond
 	closed   bool
 	multi    bool // inside MULTI
 	watching bool // WATCH is active
@@ -67,6 +72,9 @@ type clientConn struct {
 	resp3    bool // HELLO 3 was sent
 	db       int
 	raw      atomic.Bool // pub/sub, MONITOR, ...: no counting, never moved
+	// usedReplica is set once a read went to a replica; until then the
+	// master's pump needs no ordering check.
+	usedReplica atomic.Bool
 	// resumable is false when the last backend was lost while it held
 	// state that cannot be recreated on another one.
 	resumable bool
@@ -96,6 +104,13 @@ type backend struct {
 	detached atomic.Bool
 }
 
+func (be *backend) role() string {
+	if be.replica {
+		return "replica"
+	}
+	return "master"
+}
+
 // closeAsync closes nc without waiting. A connection read by readLoop
 // cannot be closed synchronously from code that its own read callback
 // might be waiting for (Close waits for the callback to return); the
@@ -103,7 +118,9 @@ type backend struct {
 func closeAsync(nc net.Conn) { go nc.Close() }
 
 func newClientConn(in *instance, nc net.Conn) *clientConn {
-	return &clientConn{in: in, client: nc, cw: newRawWriter(nc), resumable: true}
+	c := &clientConn{in: in, client: nc, cw: newRawWriter(nc), resumable: true}
+	c.cond = sync.NewCond(&c.mu)
+	return c
 }
 
 // close ends the connection; the goroutines exit on their read errors.
@@ -125,10 +142,7 @@ func (c *clientConn) closeLocked() {
 		c.be = nil
 	}
 	c.dropReplicaLocked()
-	if c.drain != nil {
-		close(c.drain)
-		c.drain = nil
-	}
+	c.cond.Broadcast()
 }
 
 // movableLocked reports whether the connection's server-side state can
@@ -364,15 +378,6 @@ func (c *clientConn) forward(b []byte, cmds int, toReplica bool) bool {
 		c.detachLocked()
 		be = nil
 	}
-	if be != nil && c.othersBusyLocked(be) {
-		// Replies must come in the order of commands: let the replica
-		// answer its reads first.
-		c.mu.Unlock()
-		if !c.waitOthers(be) {
-			return false
-		}
-		return c.forward(b, cmds, false)
-	}
 	if be == nil {
 		if c.partialSent || c.closed || !c.resumable {
 			// The first part of a command, a transaction, watched keys
@@ -419,39 +424,49 @@ func (c *clientConn) readsToReplicas() bool {
 
 // forwardReplica writes reads to the connection's replica, connecting to
 // one of the instance's in-sync replicas first if needed (round robin
-// across connections). sent is false when no replica could be reached:
-// the caller sends the reads to the master. ok is false when the
-// connection must close.
+// across connections). sent is false when the reads must go to the master
+// instead: no replica is reachable, or commands are in flight on another
+// backend. ok is false when the connection must close.
+//
+// Order of replies: reads go to a replica only while nothing else is in
+// flight, and the master's pump writes only while no read is (see pump).
+// So serve never waits for replies, which a client that writes a whole
+// pipeline before reading would deadlock on.
 func (c *clientConn) forwardReplica(b []byte, cmds int) (ok, sent bool) {
+	if time.Now().Before(c.noReplica) {
+		return true, false
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return false, false
+	}
+	if c.sent-c.recv > c.rsent-c.rrecv {
+		c.mu.Unlock()
+		return true, false
+	}
 	if c.replicaStale {
 		// The replica connection has an old database or protocol:
 		// replace it once its replies are in.
-		if !c.waitDrained() {
-			return false, false
+		if c.rsent != c.rrecv {
+			c.mu.Unlock()
+			return true, false
 		}
-		c.mu.Lock()
 		c.dropReplicaLocked()
-		c.mu.Unlock()
 		c.replicaStale = false
 	}
-	c.mu.Lock()
 	be := c.rbe
-	switch {
-	case be != nil && c.othersBusyLocked(be):
-		c.mu.Unlock()
-		if !c.waitOthers(be) {
-			return false, false
+	if be == nil {
+		// A new replica connection only when nothing at all is in flight,
+		// error replies of a lost one included.
+		if c.sent != c.recv {
+			c.mu.Unlock()
+			return true, false
 		}
-		return c.forwardReplica(b, cmds)
-	case be == nil:
 		c.mu.Unlock()
 		reps := *c.in.replicas.Load()
 		if len(reps) == 0 {
 			return true, false
-		}
-		// Replies of a replica connection just lost come first.
-		if !c.waitDrained() {
-			return false, false
 		}
 		addr := reps[int(c.in.nextReplica.Add(1)%uint32(len(reps)))]
 		nb, err := c.dial(&route{addr: addr, password: c.in.route.Load().password})
@@ -469,9 +484,11 @@ func (c *clientConn) forwardReplica(b []byte, cmds int) (ok, sent bool) {
 			return false, false
 		}
 		c.rbe, be = nb, nb
+		c.usedReplica.Store(true)
 		go c.pump(nb)
 	}
 	c.sent += uint64(cmds)
+	c.rsent += uint64(cmds)
 	be.sent += uint64(cmds)
 	c.mu.Unlock()
 	if cmds > 0 {
@@ -482,12 +499,6 @@ func (c *clientConn) forwardReplica(b []byte, cmds int) (ok, sent bool) {
 		closeAsync(be.conn)
 	}
 	return true, true
-}
-
-// othersBusyLocked reports whether commands are in flight anywhere but
-// on be: on the other backend, or on one being torn down.
-func (c *clientConn) othersBusyLocked(be *backend) bool {
-	return c.sent-c.recv > be.sent-be.recv
 }
 
 // failCommands answers cmds commands that could not be sent with err.
@@ -606,22 +617,18 @@ func (c *clientConn) waitDrained() bool {
 	return c.waitUntil(func() bool { return c.recv == c.sent })
 }
 
-// waitOthers waits until nothing is in flight but on be.
-func (c *clientConn) waitOthers(be *backend) bool {
-	return c.waitUntil(func() bool { return !c.othersBusyLocked(be) })
+// waitReadsAnswered waits until no read is in flight on a replica: the
+// master's replies come after them.
+func (c *clientConn) waitReadsAnswered() bool {
+	return c.waitUntil(func() bool { return c.rsent == c.rrecv })
 }
 
 // waitUntil waits until done (called with c.mu held) is true, woken by
-// every answer. Only serve waits. It returns false if the connection
-// closed meanwhile.
+// every answer. It returns false if the connection closed meanwhile.
 func (c *clientConn) waitUntil(done func() bool) bool {
 	c.mu.Lock()
 	for !done() && !c.closed {
-		ch := make(chan struct{})
-		c.drain = ch
-		c.mu.Unlock()
-		<-ch
-		c.mu.Lock()
+		c.cond.Wait()
 	}
 	closed := c.closed
 	c.mu.Unlock()
@@ -644,10 +651,10 @@ func (c *clientConn) answered(be *backend, n uint64) {
 	c.mu.Lock()
 	be.recv += n
 	c.recv += n
-	if c.drain != nil {
-		close(c.drain)
-		c.drain = nil
+	if be.replica {
+		c.rrecv += n
 	}
+	c.cond.Broadcast()
 	c.mu.Unlock()
 }
 
@@ -660,13 +667,18 @@ func (c *clientConn) pump(be *backend) {
 			return false
 		}
 		k := 0
-		if !c.raw.Load() {
+		// A replica only ever answers reads: its replies are counted in
+		// pub/sub mode too, for the master's pump waits on them.
+		if !c.raw.Load() || be.replica {
 			var perr error
 			if k, perr = rs.feed(buf[:n]); perr != nil {
-				c.in.log.Error("master sent something that is not RESP; closing the client connection", "err", perr)
+				c.in.log.Error(be.role()+" sent something that is not RESP; closing the client connection", "err", perr)
 				c.close()
 				return false
 			}
+		}
+		if !be.replica && c.usedReplica.Load() && !c.waitReadsAnswered() {
+			return false
 		}
 		c.wmu.Lock()
 		_, werr := c.cw.Write(buf[:n])
@@ -687,6 +699,11 @@ func (c *clientConn) pump(be *backend) {
 // the master going away. Commands in flight get an error reply; a client
 // whose state cannot move to another backend is closed.
 func (c *clientConn) backendGone(be *backend, rs *replyScanner) {
+	// The error replies of the master's commands come after the replica's
+	// answers to earlier reads, like its replies would have.
+	if !be.replica && c.usedReplica.Load() && !c.waitReadsAnswered() {
+		return
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()

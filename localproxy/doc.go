@@ -46,6 +46,8 @@
 //
 // Reads from replicas (SetReplicas; per instance, off by default). A
 // connection may have a second backend on one in-sync replica, for
-// read-only commands outside transactions. Only one of the two backends
-// has commands in flight at a time, so replies stay in command order.
+// read-only commands outside transactions. A read goes there only while
+// nothing is in flight on the master, and the master's replies wait for
+// the replica's answers to earlier reads: replies stay in command order
+// without serve ever pausing its reads of the client.
 package localproxy

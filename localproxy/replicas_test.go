@@ -1,6 +1,7 @@
 package localproxy
 
 import (
+	"bufio"
 	"context"
 	"net"
 	"regexp"
@@ -81,40 +82,46 @@ func TestReadsFromReplicas(t *testing.T) {
 	// applies from the master too, so only its reads are checked.)
 	for _, tc := range []struct {
 		name        string
-		send        []string // commands, one RESP array each, pipelined
-		want        []string // reply lines
+		send        []string // commands, one RESP array each
+		want        []string // each command's reply lines, space-separated
+		pipelined   bool     // send all commands in one write (else one by one)
 		onMaster    map[string]int
 		onReplica   map[string]int
 		replicasSet []string // SetReplicas before the step (nil: unchanged)
 	}{
 		{name: "a read goes to the replica",
-			send: []string{"GET a"}, want: []string{"$1", "1"},
+			send: []string{"GET a"}, want: []string{"$1 1"},
 			onMaster: map[string]int{"get": 0}, onReplica: map[string]int{"get": 1}},
 		{name: "a write goes to the master",
 			send: []string{"SET c 3"}, want: []string{"+OK"},
 			onMaster: map[string]int{"set": 1}},
-		{name: "a pipeline of reads and writes keeps its order",
-			send:     []string{"GET a", "INCR n", "GET b", "INCR n", "MGET a b"},
-			want:     []string{"$1", "1", ":1", "$1", "2", ":2", "*2", "$1", "1", "$1", "2"},
-			onMaster: map[string]int{"get": 0, "incr": 2}, onReplica: map[string]int{"get": 2, "mget": 1}},
+		{name: "a pipeline of reads goes to the replica", pipelined: true,
+			send: []string{"GET a", "GET b", "MGET a b"}, want: []string{"$1 1", "$1 2", "*2 $1 1 $1 2"},
+			onMaster: map[string]int{"get": 0, "mget": 0}, onReplica: map[string]int{"get": 2, "mget": 1}},
+		// Which server answers depends on timing here (a read waits for
+		// nothing: it goes to the master while a write is in flight); the
+		// order of replies does not.
+		{name: "a pipeline of reads and writes keeps its order", pipelined: true,
+			send: []string{"GET a", "INCR n", "GET b", "INCR n", "MGET a b"},
+			want: []string{"$1 1", ":1", "$1 2", ":2", "*2 $1 1 $1 2"}},
 		{name: "reads inside MULTI go to the master",
 			send:     []string{"MULTI", "GET a", "EXEC"},
-			want:     []string{"+OK", "+QUEUED", "*1", "$1", "1"},
+			want:     []string{"+OK", "+QUEUED", "*1 $1 1"},
 			onMaster: map[string]int{"get": 1}, onReplica: map[string]int{"get": 0}},
 		{name: "reads under WATCH go to the master",
 			send:     []string{"WATCH a", "GET a", "UNWATCH", "GET b"},
-			want:     []string{"+OK", "$1", "1", "+OK", "$1", "2"},
+			want:     []string{"+OK", "$1 1", "+OK", "$1 2"},
 			onMaster: map[string]int{"get": 1}, onReplica: map[string]int{"get": 1}},
 		{name: "SELECT applies to the replica connection too",
 			send:     []string{"GET a", "SELECT 1", "GET x", "SELECT 0", "GET a"},
-			want:     []string{"$1", "1", "+OK", "$7", "in-db-1", "+OK", "$1", "1"},
+			want:     []string{"$1 1", "+OK", "$7 in-db-1", "+OK", "$1 1"},
 			onMaster: map[string]int{"get": 0}, onReplica: map[string]int{"get": 3}},
 		{name: "AUTH is answered by the proxy between reads",
 			send:     []string{"GET a", "AUTH whatever", "GET b"},
-			want:     []string{"$1", "1", "+OK", "$1", "2"},
+			want:     []string{"$1 1", "+OK", "$1 2"},
 			onMaster: map[string]int{"get": 0}, onReplica: map[string]int{"get": 2}},
 		{name: "no replicas listed: reads go to the master", replicasSet: []string{},
-			send: []string{"GET a"}, want: []string{"$1", "1"},
+			send: []string{"GET a"}, want: []string{"$1 1"},
 			onMaster: map[string]int{"get": 1}, onReplica: map[string]int{"get": 0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,13 +132,25 @@ func TestReadsFromReplicas(t *testing.T) {
 			}
 			resetStats(t, dm, dr)
 			r := dialRaw(t, port)
-			var b []byte
-			for _, c := range tc.send {
-				b = appendCommand(b, strings.Fields(c)...)
+			expect := func(i int) {
+				for _, w := range strings.Fields(tc.want[i]) {
+					r.expect(w)
+				}
 			}
-			r.send(string(b))
-			for _, w := range tc.want {
-				r.expect(w)
+			if tc.pipelined {
+				var b []byte
+				for _, c := range tc.send {
+					b = appendCommand(b, strings.Fields(c)...)
+				}
+				r.send(string(b))
+				for i := range tc.want {
+					expect(i)
+				}
+			} else {
+				for i, c := range tc.send {
+					r.send(string(appendCommand(nil, strings.Fields(c)...)))
+					expect(i)
+				}
 			}
 			for srv, want := range map[string]map[string]int{"master": tc.onMaster, "replica": tc.onReplica} {
 				c := dm
@@ -265,4 +284,87 @@ func TestReadOnly(t *testing.T) {
 			t.Errorf("readOnly(%q) = %v, want %v", tc.name, got, tc.want)
 		}
 	}
+}
+
+// The review's three cases: a read then SUBSCRIBE in one write, a large
+// pipeline mixing reads and writes written before any reply is read, and
+// a dead replica with several reads in one write.
+func TestReplicaReadsEdgeCases(t *testing.T) {
+	const pw = "pw"
+	master, replica := replicaPair(t, pw)
+	dm := direct(t, master, pw)
+	var logs logBuffer
+	p := newTestProxy(t, &logs)
+	port := serve(t, p, "db", pw, master.Addr)
+	if err := p.SetReplicas("db", []string{replica.Addr}); err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 1024)
+	// A long key makes the pipeline's commands outgrow the socket buffers
+	// too, or the kernel would absorb the whole write.
+	bigKey := "big:" + strings.Repeat("k", 600)
+	replicated(t, dm, 0, "a", "1", bigKey, big)
+
+	t.Run("read then SUBSCRIBE", func(t *testing.T) {
+		r := dialRaw(t, port)
+		r.send("GET a\r\nSUBSCRIBE ch\r\n")
+		for _, want := range []string{"$1", "1", "*3", "$9", "subscribe", "$2", "ch", ":1"} {
+			r.expect(want)
+		}
+	})
+
+	t.Run("pipeline written before reading", func(t *testing.T) {
+		const pairs = 30000
+		var cmds []byte
+		for i := 0; i < pairs; i++ {
+			cmds = appendCommand(cmds, "GET", bigKey)
+			cmds = appendCommand(cmds, "INCR", "n")
+		}
+		c, err := net.Dial("tcp", addrOf(port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// All of it first, as pipelining clients do: the proxy must keep
+		// reading while replies pile up unread.
+		_ = c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		if _, err := c.Write(cmds); err != nil {
+			t.Fatalf("writing the pipeline: %v (the proxy stopped reading)", err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		rd := bufio.NewReaderSize(c, 1<<16)
+		line := func() string {
+			s, err := rd.ReadString('\n')
+			if err != nil {
+				t.Fatalf("reading replies: %v", err)
+			}
+			return strings.TrimRight(s, "\r\n")
+		}
+		for i := 1; i <= pairs; i++ {
+			if h, v := line(), line(); h != "$1024" || v != big {
+				t.Fatalf("reply %d of GET: %q", i, h)
+			}
+			if got := line(); got != ":"+strconv.Itoa(i) {
+				t.Fatalf("reply %d of INCR: %q, want :%d (out of order?)", i, got, i)
+			}
+		}
+	})
+
+	t.Run("dead replica dialed once", func(t *testing.T) {
+		dead := testenv.FreePort(t) // nothing listens there
+		if err := p.SetReplicas("db", []string{addrOf(dead)}); err != nil {
+			t.Fatal(err)
+		}
+		before := strings.Count(logs.String(), "cannot connect to a replica")
+		r := dialRaw(t, port)
+		r.send(strings.Repeat("GET a\r\nINCR m\r\n", 5))
+		for i := 1; i <= 5; i++ {
+			r.expect("$1")
+			r.expect("1")
+			r.expect(":" + strconv.Itoa(i))
+		}
+		if n := strings.Count(logs.String(), "cannot connect to a replica") - before; n != 1 {
+			t.Fatalf("%d failed dials for one connection, want 1", n)
+		}
+	})
 }
