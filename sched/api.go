@@ -110,6 +110,7 @@ func (s *Scheduler) leaderFirst(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		p := httputil.NewSingleHostReverseProxy(target)
+		p.Transport = s.leaderTransport
 		// A transport error comes before anything is written: answer
 		// from ZooKeeper instead.
 		p.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {

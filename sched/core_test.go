@@ -844,6 +844,11 @@ func TestReplicasNodeFollowsInSyncReplicas(t *testing.T) {
 	h := newHarness(t, DefaultCoreConfig())
 	h.bringUp("cache", 256, 2, 3)
 	is := h.c.instances["cache"]
+	if is.replicasWritten {
+		t.Fatal("an instance that does not read from replicas got a /replicas node")
+	}
+	is.inst.ReadFromReplicas = true
+	h.stats("cache", 100)
 	var reps []string
 	for _, id := range is.memberIDs() {
 		if id != is.inst.MasterTask {

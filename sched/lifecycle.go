@@ -204,13 +204,13 @@ func (c *Core) writeMembers() []Action {
 	return acts
 }
 
-// writeReplicas stores the in-sync replicas of instances whose set
-// changed, for proxies that send reads to replicas. Written after every
-// (re)load too: the node may predate a failover the old leader missed.
+// writeReplicas stores the in-sync replicas of instances that read from
+// replicas, when the set changed. Written after every (re)load too: the
+// node may predate a failover the old leader missed.
 func (c *Core) writeReplicas() []Action {
 	var acts []Action
 	for _, is := range c.sorted() {
-		if is.inst.State == model.StateDeleting {
+		if is.inst.State == model.StateDeleting || !is.inst.ReadFromReplicas {
 			continue
 		}
 		var addrs []string

@@ -38,6 +38,10 @@ type Scheduler struct {
 	mesosURL []string
 	store    *zkstore.Store
 	ready    chan struct{} // closed once the HTTP server listens and ZooKeeper is open
+	// leaderTransport carries a standby's reads to the leader: it gives
+	// up soon on a leader that is gone or hung, so that the standby can
+	// answer from ZooKeeper instead.
+	leaderTransport http.RoundTripper
 
 	mu     sync.RWMutex
 	leader *leaderLoop
@@ -56,6 +60,12 @@ func New(cfg Config) (*Scheduler, error) {
 	s := &Scheduler{
 		cfg: cfg, log: cfg.Logger, metrics: newMetrics(), ready: make(chan struct{}),
 		views: map[string]model.InstanceView{}, subs: map[chan model.Event]struct{}{},
+		leaderTransport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+			ResponseHeaderTimeout: 5 * time.Second,
+			IdleConnTimeout:       90 * time.Second,
+		},
 	}
 	return s, nil
 }
