@@ -64,16 +64,33 @@ func replicated(t *testing.T, m *redis.Client, db int, kv ...string) {
 	}
 }
 
-func TestReadsFromReplicas(t *testing.T) {
+// readsSetup is a master, a replica of it and a proxy serving instance
+// "db" that sends reads to the replica.
+type readsSetup struct {
+	master, replica *testenv.Redis
+	dm, dr          *redis.Client // direct to master and replica
+	p               *Proxy
+	port            int
+	logs            *logBuffer
+}
+
+func newReadsSetup(t *testing.T) *readsSetup {
+	t.Helper()
 	const pw = "pw"
-	master, replica := replicaPair(t, pw)
-	dm, dr := direct(t, master, pw), direct(t, replica, pw)
-	var logs logBuffer
-	p := newTestProxy(t, &logs)
-	port := serve(t, p, "db", pw, master.Addr)
-	if err := p.SetReplicas("db", []string{replica.Addr}); err != nil {
+	s := &readsSetup{logs: &logBuffer{}}
+	s.master, s.replica = replicaPair(t, pw)
+	s.dm, s.dr = direct(t, s.master, pw), direct(t, s.replica, pw)
+	s.p = newTestProxy(t, s.logs)
+	s.port = serve(t, s.p, "db", pw, s.master.Addr)
+	if err := s.p.SetReplicas("db", []string{s.replica.Addr}); err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+func TestReadsFromReplicas(t *testing.T) {
+	s := newReadsSetup(t)
+	dm, dr, p, port := s.dm, s.dr, s.p, s.port
 	replicated(t, dm, 0, "a", "1", "b", "2")
 	replicated(t, dm, 1, "x", "in-db-1")
 
@@ -181,15 +198,8 @@ func equalCounts(got, want map[string]int) bool {
 // A replica that leaves the list or cannot be reached costs a read
 // nothing but a trip to the master.
 func TestReplicaGoneReadsFromMaster(t *testing.T) {
-	const pw = "pw"
-	master, replica := replicaPair(t, pw)
-	dm := direct(t, master, pw)
-	var logs logBuffer
-	p := newTestProxy(t, &logs)
-	port := serve(t, p, "db", pw, master.Addr)
-	if err := p.SetReplicas("db", []string{replica.Addr}); err != nil {
-		t.Fatal(err)
-	}
+	s := newReadsSetup(t)
+	dm, p, port, replica, logs := s.dm, s.p, s.port, s.replica, s.logs
 	replicated(t, dm, 0, "a", "1")
 
 	r := dialRaw(t, port)
@@ -286,19 +296,12 @@ func TestReadOnly(t *testing.T) {
 	}
 }
 
-// The review's three cases: a read then SUBSCRIBE in one write, a large
-// pipeline mixing reads and writes written before any reply is read, and
-// a dead replica with several reads in one write.
+// Cases that once hung or misbehaved: a read then SUBSCRIBE in one write,
+// a large pipeline mixing reads and writes written before any reply is
+// read, and a dead replica with several reads in one write.
 func TestReplicaReadsEdgeCases(t *testing.T) {
-	const pw = "pw"
-	master, replica := replicaPair(t, pw)
-	dm := direct(t, master, pw)
-	var logs logBuffer
-	p := newTestProxy(t, &logs)
-	port := serve(t, p, "db", pw, master.Addr)
-	if err := p.SetReplicas("db", []string{replica.Addr}); err != nil {
-		t.Fatal(err)
-	}
+	s := newReadsSetup(t)
+	dm, p, port, logs := s.dm, s.p, s.port, s.logs
 	big := strings.Repeat("x", 1024)
 	// A long key makes the pipeline's commands outgrow the socket buffers
 	// too, or the kernel would absorb the whole write.
