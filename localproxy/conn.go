@@ -56,9 +56,13 @@ type clientConn struct {
 	be *backend // nil: connect on the next command
 	// rbe is the connection to a replica for reads, when the instance
 	// sends reads to replicas (see forwardReplica).
-	rbe  *backend
-	sent uint64 // commands written (even partly) to backends
-	recv uint64 // commands answered to the client
+	rbe *backend
+	// retired is a replica connection that left the list with reads in
+	// flight; a new one is made only once they are answered, so there is
+	// at most one.
+	retired *backend
+	sent    uint64 // commands written (even partly) to backends
+	recv    uint64 // commands answered to the client
 	// rsent and rrecv count the part of sent and recv that went to
 	// replica backends.
 	rsent, rrecv uint64
@@ -99,6 +103,7 @@ type backend struct {
 	// Guarded by clientConn.mu.
 	sent, recv uint64 // commands written to / answered from this backend
 	movable    bool   // the client's state could move when it was detached
+	retiring   bool   // replica left the list: close once nothing is in flight
 	// detached is set when the backend is no longer the client's: replies
 	// read after that are dropped (their commands get an error instead).
 	detached atomic.Bool
@@ -142,6 +147,10 @@ func (c *clientConn) closeLocked() {
 		c.be = nil
 	}
 	c.dropReplicaLocked()
+	if c.retired != nil {
+		closeAsync(c.retired.conn)
+		c.retired = nil
+	}
 	c.cond.Broadcast()
 }
 
@@ -168,14 +177,23 @@ func (c *clientConn) routeChanged() {
 	}
 }
 
-// replicasChanged drops the replica connection if its replica is no
-// longer listed as in sync. Reads in flight on it get an error.
+// replicasChanged retires the replica connection if its replica is no
+// longer listed as in sync: no new reads go there, and it closes once the
+// reads in flight are answered (a promoted or scaled-down replica still
+// answers them; a dead one makes its pump fail them).
 func (c *clientConn) replicasChanged(addrs []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.rbe != nil && !slices.Contains(addrs, c.rbe.route.addr) {
-		c.dropReplicaLocked()
+	be := c.rbe
+	if be == nil || slices.Contains(addrs, be.route.addr) {
+		return
 	}
+	if be.sent == be.recv {
+		c.dropReplicaLocked()
+		return
+	}
+	be.retiring = true
+	c.rbe, c.retired = nil, be
 }
 
 // dropReplicaLocked closes the replica connection; its pump answers what
@@ -654,6 +672,13 @@ func (c *clientConn) answered(be *backend, n uint64) {
 	if be.replica {
 		c.rrecv += n
 	}
+	if be.retiring && be.sent == be.recv {
+		be.detached.Store(true)
+		closeAsync(be.conn)
+		if c.retired == be {
+			c.retired = nil
+		}
+	}
 	c.cond.Broadcast()
 	c.mu.Unlock()
 }
@@ -747,6 +772,9 @@ func (c *clientConn) backendGone(be *backend, rs *replyScanner) {
 func (c *clientConn) replicaGone(be *backend, rs *replyScanner) {
 	if c.rbe == be {
 		c.rbe = nil
+	}
+	if c.retired == be {
+		c.retired = nil
 	}
 	be.detached.Store(true)
 	closeAsync(be.conn)

@@ -353,6 +353,29 @@ func TestReplicaReadsEdgeCases(t *testing.T) {
 		}
 	})
 
+	t.Run("a read in flight when its replica leaves the list is answered", func(t *testing.T) {
+		r := dialRaw(t, port)
+		r.send("GET a\r\n")
+		r.expect("$1")
+		r.expect("1")
+		// The replica holds the next read for a moment, during which it
+		// leaves the list (promoted, scaled down): the read still gets
+		// its answer, not an error.
+		if err := s.dr.Do(context.Background(), "CLIENT", "PAUSE", 400, "ALL").Err(); err != nil {
+			t.Fatal(err)
+		}
+		r.send("GET a\r\n")
+		time.Sleep(100 * time.Millisecond)
+		if err := p.SetReplicas("db", nil); err != nil {
+			t.Fatal(err)
+		}
+		r.expect("$1")
+		r.expect("1")
+		if err := p.SetReplicas("db", []string{s.replica.Addr}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("dead replica dialed once", func(t *testing.T) {
 		dead := testenv.FreePort(t) // nothing listens there
 		if err := p.SetReplicas("db", []string{addrOf(dead)}); err != nil {
