@@ -702,7 +702,9 @@ func (c *clientConn) pump(be *backend) {
 				return false
 			}
 		}
-		if !be.replica && c.usedReplica.Load() && !c.waitReadsAnswered() {
+		if !be.replica && c.usedReplica.Load() && (!c.waitReadsAnswered() || be.detached.Load()) {
+			// Closed, or detached while waiting: as above, replies
+			// read after the switch are dropped.
 			return false
 		}
 		c.wmu.Lock()
