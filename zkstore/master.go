@@ -93,46 +93,21 @@ type MasterChange struct {
 // (ZooKeeper unavailable); the next good read is sent even if unchanged.
 // The channel closes when ctx ends or the store closes.
 func (s *Store) WatchMaster(ctx context.Context, name string) <-chan MasterChange {
-	out := make(chan MasterChange, 1)
-	p := s.instancePath(name, "master")
-	go func() {
-		defer close(out)
-		if err := model.ValidateName(name); err != nil {
-			send(ctx, s, out, MasterChange{Err: fmt.Errorf("watch master: %w", err)})
-			return
-		}
-		var last *MasterChange
-		s.watchLoop(ctx, func() (<-chan zk.Event, error) {
-			mc, ev, err := s.readMasterW(ctx, p)
-			if err != nil {
-				if last == nil || last.Err == nil {
-					send(ctx, s, out, MasterChange{Err: err})
-				}
-				last = &MasterChange{Err: err}
-				return nil, err
+	var invalid error
+	if err := model.ValidateName(name); err != nil {
+		invalid = fmt.Errorf("watch master: %w", err)
+	}
+	return watchNode(ctx, s, s.instancePath(name, "master"), invalid,
+		func(data []byte, version int32, deleted bool) (MasterChange, error) {
+			if deleted {
+				return MasterChange{Deleted: true}, nil
 			}
-			if last == nil || last.Err != nil || last.Addr != mc.Addr || last.Version != mc.Version || last.Deleted != mc.Deleted {
-				if !send(ctx, s, out, mc) {
-					return nil, ctx.Err()
-				}
-				last = &mc
-			}
-			return ev, nil
+			return MasterChange{Addr: string(data), Version: version}, nil
+		},
+		func(err error) MasterChange { return MasterChange{Err: err} },
+		func(a, b MasterChange) bool {
+			return a.Addr == b.Addr && a.Version == b.Version && a.Deleted == b.Deleted
 		})
-	}()
-	return out
-}
-
-// readMasterW reads the master node and leaves a watch on it.
-func (s *Store) readMasterW(ctx context.Context, p string) (MasterChange, <-chan zk.Event, error) {
-	data, version, deleted, ev, err := s.readNodeW(ctx, p)
-	if err != nil {
-		return MasterChange{}, nil, err
-	}
-	if deleted {
-		return MasterChange{Deleted: true}, ev, nil
-	}
-	return MasterChange{Addr: string(data), Version: version}, ev, nil
 }
 
 // readNodeW reads node p and leaves a watch on it: a data watch when it

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/mrredis/mrredis/internal/model"
 )
 
@@ -70,40 +69,19 @@ type ReplicasChange struct {
 // node (an instance created before the node existed, or deleted) reads as
 // no replicas.
 func (s *Store) WatchReplicas(ctx context.Context, name string) <-chan ReplicasChange {
-	out := make(chan ReplicasChange, 1)
+	var invalid error
+	if err := model.ValidateName(name); err != nil {
+		invalid = fmt.Errorf("watch replicas: %w", err)
+	}
 	p := s.instancePath(name, "replicas")
-	go func() {
-		defer close(out)
-		if err := model.ValidateName(name); err != nil {
-			send(ctx, s, out, ReplicasChange{Err: fmt.Errorf("watch replicas: %w", err)})
-			return
-		}
-		var last *ReplicasChange
-		s.watchLoop(ctx, func() (<-chan zk.Event, error) {
-			var rc ReplicasChange
-			data, _, deleted, ev, err := s.readNodeW(ctx, p)
-			if err == nil && !deleted {
-				rc.Addrs, err = decodeReplicas(p, data)
+	return watchNode(ctx, s, p, invalid,
+		func(data []byte, _ int32, deleted bool) (ReplicasChange, error) {
+			if deleted {
+				return ReplicasChange{}, nil
 			}
-			if err != nil {
-				if last == nil || last.Err == nil {
-					send(ctx, s, out, ReplicasChange{Err: err})
-				}
-				last = &ReplicasChange{Err: err}
-				if ev != nil {
-					// Malformed data: wait for the next write, not a backoff.
-					return ev, nil
-				}
-				return nil, err
-			}
-			if last == nil || last.Err != nil || !slices.Equal(last.Addrs, rc.Addrs) {
-				if !send(ctx, s, out, rc) {
-					return nil, ctx.Err()
-				}
-				last = &rc
-			}
-			return ev, nil
-		})
-	}()
-	return out
+			addrs, err := decodeReplicas(p, data)
+			return ReplicasChange{Addrs: addrs}, err
+		},
+		func(err error) ReplicasChange { return ReplicasChange{Err: err} },
+		func(a, b ReplicasChange) bool { return slices.Equal(a.Addrs, b.Addrs) })
 }

@@ -46,6 +46,53 @@ func (s *Store) WatchInstances(ctx context.Context) <-chan []string {
 	return out
 }
 
+// watchNode is the loop behind WatchMaster and WatchReplicas: it sends
+// decode's value of node p at once and again after every change (as same
+// judges), and errv of the error once when reads start failing; the next
+// good read is sent even if unchanged. A node that does not decode counts
+// as a failed read, but its watch stays armed for the next write. When
+// invalid is not nil it is sent as the only value. The channel closes when
+// ctx ends or the store closes.
+func watchNode[T any](ctx context.Context, s *Store, p string, invalid error,
+	decode func(data []byte, version int32, deleted bool) (T, error),
+	errv func(error) T, same func(a, b T) bool) <-chan T {
+	out := make(chan T, 1)
+	go func() {
+		defer close(out)
+		if invalid != nil {
+			send(ctx, s, out, errv(invalid))
+			return
+		}
+		var last T
+		sent, failing := false, false
+		s.watchLoop(ctx, func() (<-chan zk.Event, error) {
+			data, version, deleted, ev, err := s.readNodeW(ctx, p)
+			var v T
+			if err == nil {
+				v, err = decode(data, version, deleted)
+			}
+			if err != nil {
+				if !failing {
+					send(ctx, s, out, errv(err))
+				}
+				failing = true
+				if ev != nil {
+					return ev, nil // read but malformed: wait for the next write
+				}
+				return nil, err
+			}
+			if !sent || failing || !same(last, v) {
+				if !send(ctx, s, out, v) {
+					return nil, ctx.Err()
+				}
+				last, sent, failing = v, true, false
+			}
+			return ev, nil
+		})
+	}()
+	return out
+}
+
 // watchLoop calls read until ctx ends or the store closes. read returns
 // the watch it armed; the loop waits for it to fire and reads again. After
 // a failed read it waits a growing backoff, or less if the session state
