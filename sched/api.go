@@ -97,31 +97,16 @@ func (s *Scheduler) handleExecutor(w http.ResponseWriter, r *http.Request) {
 // so their dashboards and CLIs should see the same.
 func (s *Scheduler) leaderFirst(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.currentLeader() != nil || s.store == nil || r.Header.Get("X-Mrr-Forwarded") != "" {
+		if s.currentLeader() != nil {
 			h(w, r)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		leader, err := s.store.Leader(ctx)
-		cancel()
-		target, perr := url.Parse(leader)
-		if err != nil || leader == "" || leader == s.url || perr != nil {
-			h(w, r)
-			return
-		}
-		p := httputil.NewSingleHostReverseProxy(target)
-		p.Transport = s.leaderTransport
-		// A transport error comes before anything is written: answer
-		// from ZooKeeper instead.
-		p.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-			s.log.Debug("leader unreachable for a read; answering from ZooKeeper", "leader", leader, "err", err)
+		s.toLeader(w, r, s.leaderTransport, func(w http.ResponseWriter, r *http.Request, why string) {
+			s.log.Debug("no leader for a read; answering from ZooKeeper", "why", why)
 			r.Header.Del("X-Mrr-Forwarded")
 			w.Header().Del("X-Mrr-Leader")
 			h(w, r)
-		}
-		w.Header().Set("X-Mrr-Leader", leader)
-		r.Header.Set("X-Mrr-Forwarded", s.url)
-		p.ServeHTTP(w, r)
+		})
 	}
 }
 
@@ -305,28 +290,44 @@ func (s *Scheduler) onLeader(w http.ResponseWriter, r *http.Request, op func(con
 
 // forward proxies a write to the leader named in ZooKeeper.
 func (s *Scheduler) forward(w http.ResponseWriter, r *http.Request) {
+	s.toLeader(w, r, nil, func(w http.ResponseWriter, _ *http.Request, why string) {
+		writeError(w, http.StatusServiceUnavailable, why)
+	})
+}
+
+// toLeader proxies r to the leader through rt (nil: the default
+// transport), naming it in the X-Mrr-Leader header. When there is no
+// leader to ask (none elected, this scheduler itself, r already forwarded
+// once) or it cannot be reached, it calls otherwise with a sentence saying
+// why; a transport error comes before anything is written.
+func (s *Scheduler) toLeader(w http.ResponseWriter, r *http.Request, rt http.RoundTripper,
+	otherwise func(w http.ResponseWriter, r *http.Request, why string)) {
+	const noLeader = "no scheduler is leading right now; retry in a moment"
 	if s.store == nil {
-		writeError(w, http.StatusServiceUnavailable, "not connected to ZooKeeper yet; retry in a moment")
+		otherwise(w, r, "not connected to ZooKeeper yet; retry in a moment")
 		return
 	}
 	if r.Header.Get("X-Mrr-Forwarded") != "" {
-		writeError(w, http.StatusServiceUnavailable, "no scheduler is leading right now; retry in a moment")
+		otherwise(w, r, noLeader)
 		return
 	}
-	leader, err := s.store.Leader(r.Context())
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	leader, err := s.store.Leader(ctx)
+	cancel()
 	if err != nil || leader == "" || leader == s.url {
-		writeError(w, http.StatusServiceUnavailable, "no scheduler is leading right now; retry in a moment")
+		otherwise(w, r, noLeader)
 		return
 	}
 	target, err := url.Parse(leader)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("the leader's URL %q is invalid", leader))
+		otherwise(w, r, fmt.Sprintf("the leader's URL %q is invalid", leader))
 		return
 	}
 	w.Header().Set("X-Mrr-Leader", leader)
 	p := httputil.NewSingleHostReverseProxy(target)
+	p.Transport = rt
 	p.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("the leader %s is unreachable; retry in a moment", leader))
+		otherwise(w, r, fmt.Sprintf("the leader %s is unreachable; retry in a moment", leader))
 	}
 	r.Header.Set("X-Mrr-Forwarded", s.url)
 	p.ServeHTTP(w, r)
