@@ -241,7 +241,8 @@ func (s *Scheduler) handlePatch(w http.ResponseWriter, r *http.Request) {
 	var req model.PatchRequest
 	if err := decodeBody(r, &req); err != nil {
 		msg := err.Error()
-		if strings.HasPrefix(msg, "unknown field") {
+		var uf *unknownFieldError
+		if errors.As(err, &uf) {
 			msg += ": PATCH changes only replicas and memory_mb; the other settings are fixed when the instance is created"
 		}
 		writeError(w, http.StatusBadRequest, msg)
@@ -450,6 +451,13 @@ func (s *Scheduler) fail(w http.ResponseWriter, err error) {
 	}
 }
 
+// unknownFieldError is a request body field the endpoint does not take.
+type unknownFieldError struct{ field string } // quoted, as encoding/json names it
+
+func (e *unknownFieldError) Error() string {
+	return fmt.Sprintf("unknown field %s in the request body", e.field)
+}
+
 func decodeBody(r *http.Request, v any) error {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
@@ -472,7 +480,7 @@ func decodeBody(r *http.Request, v any) error {
 		case errors.As(err, &te):
 			return fmt.Errorf("field %q must be a %s, not a JSON %s", te.Field, te.Type, te.Value)
 		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			return fmt.Errorf("unknown field %s in the request body", strings.TrimPrefix(err.Error(), "json: unknown field "))
+			return &unknownFieldError{field: strings.TrimPrefix(err.Error(), "json: unknown field ")}
 		}
 		return fmt.Errorf("the request body is not valid JSON: %v", err)
 	}
