@@ -197,7 +197,8 @@ func (p *Proxy) SetMaster(name, addr string) error {
 // reads for instance name; none (the default) sends everything to the
 // master. Read-only commands outside transactions then go to one replica
 // per client connection, picked round robin. A replica connection whose
-// replica leaves the list is closed, its reads in flight get an error.
+// replica leaves the list takes no new reads and closes once the reads in
+// flight on it are answered.
 func (p *Proxy) SetReplicas(name string, addrs []string) error {
 	p.mu.Lock()
 	in, ok := p.insts[name]
