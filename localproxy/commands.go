@@ -5,7 +5,8 @@ type cmdKind uint8
 
 const (
 	cmdPlain   cmdKind = iota // forward and count
-	cmdAuth                   // answered locally, never forwarded
+	cmdLocalOK                // answered +OK locally, never forwarded: AUTH, CLIENT SETINFO
+	cmdRefused                // answered with an error locally: CLIENT MAINT_NOTIFICATIONS
 	cmdSelect                 // forward; remember the database
 	cmdMulti                  // forward; a transaction is open
 	cmdExec                   // forward; EXEC or DISCARD ends transaction and watches
@@ -24,7 +25,7 @@ func classify(name, arg1 []byte) cmdKind {
 	case 4:
 		switch {
 		case eqFold(name, "AUTH"):
-			return cmdAuth
+			return cmdLocalOK
 		case eqFold(name, "EXEC"):
 			return cmdExec
 		case eqFold(name, "SYNC"):
@@ -54,6 +55,15 @@ func classify(name, arg1 []byte) cmdKind {
 			// TRACKING may push invalidations: counting would go wrong.
 			if eqFold(arg1, "REPLY") || eqFold(arg1, "TRACKING") {
 				return cmdRaw
+			}
+			// Client libraries announce themselves on every new
+			// connection; forwarded, it would pin the connection (see
+			// shareable) for a name Redis only shows in CLIENT LIST.
+			switch {
+			case eqFold(arg1, "SETINFO"):
+				return cmdLocalOK
+			case eqFold(arg1, "MAINT_NOTIFICATIONS"):
+				return cmdRefused
 			}
 		}
 	case 7:
@@ -110,22 +120,33 @@ func parseDB(b []byte) (int, bool) {
 	return n, true
 }
 
-// readOnly reports whether a command (any case) only reads keys, and so
-// may go to a replica. Commands that block, change connection state,
-// touch LRU/LFU data or run arbitrary scripts are not on the list: they
-// go to the master.
-func readOnly(name []byte) bool {
-	var up [24]byte
-	if len(name) > len(up) {
-		return false
+// upper returns name in upper case in buf, or false if it is longer than
+// any command name we look up.
+func upper(name []byte, buf *[24]byte) ([]byte, bool) {
+	if len(name) > len(buf) {
+		return nil, false
 	}
 	for i, c := range name {
 		if 'a' <= c && c <= 'z' {
 			c -= 'a' - 'A'
 		}
-		up[i] = c
+		buf[i] = c
 	}
-	switch string(up[:len(name)]) {
+	return buf[:len(name)], true
+}
+
+// readOnly reports whether a command (any case) only reads keys, and so
+// may go to a replica. Commands that block, change connection state,
+// touch LRU/LFU data or run arbitrary scripts are not on the list: they
+// go to the master.
+func readOnly(name []byte) bool {
+	var buf [24]byte
+	up, ok := upper(name, &buf)
+	return ok && isReadOnly(string(up))
+}
+
+func isReadOnly(up string) bool {
+	switch up {
 	case "GET", "MGET", "GETRANGE", "SUBSTR", "STRLEN", "LCS",
 		"EXISTS", "TYPE", "TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME", "DBSIZE", "KEYS", "SCAN", "RANDOMKEY", "DUMP",
 		"HGET", "HMGET", "HGETALL", "HKEYS", "HVALS", "HLEN", "HEXISTS", "HSTRLEN", "HSCAN", "HRANDFIELD",
@@ -136,6 +157,39 @@ func readOnly(name []byte) bool {
 		"BITCOUNT", "GETBIT", "BITPOS", "BITFIELD_RO", "PFCOUNT",
 		"XRANGE", "XREVRANGE", "XLEN",
 		"GEOPOS", "GEODIST", "GEOHASH", "GEOSEARCH", "GEORADIUS_RO", "GEORADIUSBYMEMBER_RO":
+		return true
+	}
+	return false
+}
+
+// shareable reports whether a command (any case) may go over a backend
+// connection shared with other clients: it neither blocks nor reads or
+// changes state of the connection it is sent on, and its reply is one
+// RESP2 reply. Anything not on the list, the commands of modules
+// included, pins the client to a connection of its own.
+func shareable(name []byte) bool {
+	var buf [24]byte
+	up, ok := upper(name, &buf)
+	if !ok {
+		return false
+	}
+	if isReadOnly(string(up)) {
+		return true
+	}
+	switch string(up) {
+	case "PING", "ECHO", "TIME", "TOUCH", "OBJECT", "MEMORY", "PUBLISH", "SPUBLISH",
+		"SET", "SETNX", "SETEX", "PSETEX", "GETSET", "GETDEL", "GETEX", "MSET", "MSETNX", "APPEND", "SETRANGE",
+		"INCR", "DECR", "INCRBY", "DECRBY", "INCRBYFLOAT",
+		"DEL", "UNLINK", "EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT", "PERSIST", "RENAME", "RENAMENX", "COPY", "RESTORE",
+		"HSET", "HSETNX", "HMSET", "HDEL", "HINCRBY", "HINCRBYFLOAT",
+		"LPUSH", "RPUSH", "LPUSHX", "RPUSHX", "LPOP", "RPOP", "LSET", "LREM", "LTRIM", "LINSERT", "LMOVE", "RPOPLPUSH", "LMPOP",
+		"SADD", "SREM", "SPOP", "SMOVE", "SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE",
+		"ZADD", "ZINCRBY", "ZREM", "ZPOPMIN", "ZPOPMAX", "ZMPOP", "ZREMRANGEBYSCORE", "ZREMRANGEBYRANK", "ZREMRANGEBYLEX",
+		"ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE", "ZRANGESTORE",
+		"SETBIT", "BITOP", "BITFIELD", "PFADD", "PFMERGE",
+		"XADD", "XDEL", "XTRIM", "XACK", "XCLAIM", "XAUTOCLAIM", "XPENDING", "XSETID",
+		"GEOADD", "GEORADIUS", "GEORADIUSBYMEMBER", "GEOSEARCHSTORE",
+		"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO":
 		return true
 	}
 	return false

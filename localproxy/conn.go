@@ -25,6 +25,9 @@ var (
 	errBackendLost   = []byte("-ERR mrredis: connection to the master was lost, command not executed or result unknown; retry\r\n")
 	errReplicaLost   = []byte("-ERR mrredis: connection to the replica was lost, read not answered; retry\r\n")
 	replyOK          = []byte("+OK\r\n")
+	// Clients ask for maintenance push notifications (go-redis does on
+	// every RESP3 connection); the proxy hides master changes instead.
+	errNoMaintNotifications = []byte("-ERR mrredis: CLIENT MAINT_NOTIFICATIONS is not supported: the proxy follows master changes itself\r\n")
 )
 
 // clientConn relays one local client connection to a backend connection
@@ -48,9 +51,13 @@ var (
 type clientConn struct {
 	in     *instance
 	client net.Conn
-	cw     *rawWriter // writes to client, under wmu
+	cw     *rawWriter // writes to client, under wmu or by flush
 
-	wmu sync.Mutex // serializes writes to client
+	// Writes to the client, see send and sendWait.
+	wmu      sync.Mutex
+	flushing bool   // a flush goroutine owns cw: new output is queued
+	outq     []byte // output queued for flush
+	wfailed  bool   // writing to the client failed
 
 	mu sync.Mutex
 	be *backend // nil: connect on the next command
@@ -64,8 +71,9 @@ type clientConn struct {
 	sent    uint64 // commands written (even partly) to backends
 	recv    uint64 // commands answered to the client
 	// rsent and rrecv count the part of sent and recv that went to
-	// replica backends.
+	// replica backends, ssent and srecv the part on shared connections.
 	rsent, rrecv uint64
+	ssent, srecv uint64
 	// cond is signalled on every answer and on close (L is &mu): serve
 	// and the master's pump wait on it to keep replies in order.
 	cond     *sync.Cond
@@ -76,15 +84,20 @@ type clientConn struct {
 	resp3    bool // HELLO 3 was sent
 	db       int
 	raw      atomic.Bool // pub/sub, MONITOR, ...: no counting, never moved
-	// usedReplica is set once a read went to a replica; until then the
-	// master's pump needs no ordering check.
-	usedReplica atomic.Bool
+	// usedSide is set once a command went to a replica or a shared
+	// connection; until then the master's pump needs no ordering check.
+	usedSide atomic.Bool
 	// resumable is false when the last backend was lost while it held
 	// state that cannot be recreated on another one.
 	resumable bool
 
 	// Owned by serve.
-	sc           cmdScanner
+	sc cmdScanner
+	// pinned is set by the first command that must not go over a shared
+	// connection: from then on everything goes to the connection's own
+	// backends, as the commands after it may depend on its state.
+	pinned       bool
+	shared       *muxConn  // the shared connection used last
 	partialSent  bool      // the current command was partly written already
 	replicaStale bool      // a SELECT, HELLO or RESET went to the master since the replica connection was made
 	noReplica    time.Time // a replica dial failed: reads go to the master until then
@@ -223,7 +236,7 @@ func (c *clientConn) serve() {
 	start, end := 0, 0 // buf[start:end] is read but not yet forwarded
 	_ = readLoop(c.client, func() []byte { return buf[end:] }, func(n int) bool {
 		if c.raw.Load() {
-			if !c.forward(buf[:end+n], 0, false) {
+			if !c.forward(buf[:end+n], 0, toMaster) {
 				return false
 			}
 			start, end = 0, 0
@@ -243,11 +256,13 @@ func (c *clientConn) serve() {
 			start = 0
 		case end == len(buf):
 			// One command bigger than the buffer: stream it.
+			// A shared connection takes whole commands only.
 			cnt := 1
 			if c.partialSent {
 				cnt = 0
 			}
-			if !c.forward(buf[:end], cnt, false) {
+			c.pinned = true
+			if !c.forward(buf[:end], cnt, toMaster) {
 				return false
 			}
 			c.partialSent = true
@@ -264,12 +279,12 @@ func (c *clientConn) process(buf []byte, start, scan, end int) (int, bool) {
 	cmds := 0
 	lastDone := start // end of the last complete command
 	reads := c.readsToReplicas()
-	toReplica := false // where buf[start:lastDone] goes
+	to := toMaster // where buf[start:lastDone] goes
 	for scan < end {
 		k, done, err := c.sc.next(buf[scan:end])
 		scan += k
 		if err != nil {
-			if !c.forward(buf[start:lastDone], cmds, toReplica) {
+			if !c.forward(buf[start:lastDone], cmds, to) {
 				return 0, false
 			}
 			c.in.m.errProto.Inc()
@@ -288,41 +303,45 @@ func (c *clientConn) process(buf []byte, start, scan, end int) (int, bool) {
 			counted, c.partialSent = 0, false
 		}
 		kind := classify(c.sc.name(), c.sc.arg1())
-		// Reads outside transactions may go to a replica. The commands
-		// before a change of target are sent first, to their own.
-		target := reads && counted == 1 && kind == cmdPlain && !c.multi && !c.watching && !c.opaque && readOnly(c.sc.name())
-		if target != toReplica {
+		// The commands before a change of target are sent first, to
+		// their own.
+		target := c.dest(kind, counted == 0, reads)
+		if target != to {
 			if cmdStart > start {
-				if !c.forward(buf[start:cmdStart], cmds, toReplica) {
+				if !c.forward(buf[start:cmdStart], cmds, to) {
 					return 0, false
 				}
 				start, cmds = cmdStart, 0
 			}
-			toReplica = target
+			to = target
 		}
 		if kind == cmdPlain || counted == 0 {
 			cmds += counted
 			continue
 		}
 		switch kind {
-		case cmdAuth:
+		case cmdLocalOK, cmdRefused:
 			// Forward what came before, answer after its replies.
-			if !c.forward(buf[start:cmdStart], cmds, false) {
+			if !c.forward(buf[start:cmdStart], cmds, to) {
 				return 0, false
 			}
-			if !c.localReply(replyOK) {
+			reply := replyOK
+			if kind == cmdRefused {
+				reply = errNoMaintNotifications
+			}
+			if !c.localReply(reply) {
 				return 0, false
 			}
 			start, cmds = scan, 0
 			continue
 		case cmdQuit:
-			if c.forward(buf[start:cmdStart], cmds, false) {
+			if c.forward(buf[start:cmdStart], cmds, to) {
 				c.localReply(replyOK)
 			}
 			return 0, false
 		case cmdRaw:
 			c.raw.Store(true)
-			return end, c.forward(buf[start:end], cmds+1, false)
+			return end, c.forward(buf[start:end], cmds+1, toMaster)
 		case cmdSelect, cmdHello, cmdReset:
 			c.replicaStale = true
 		}
@@ -368,21 +387,72 @@ func (c *clientConn) process(buf []byte, start, scan, end int) (int, bool) {
 		boundary = lastDone
 	}
 	if boundary > start || cmds > 0 {
-		if !c.forward(buf[start:boundary], cmds, toReplica) {
+		if !c.forward(buf[start:boundary], cmds, to) {
 			return 0, false
 		}
 	}
 	return boundary, true
 }
 
-// forward writes b, holding cmds new commands, to the master's backend
-// (or to a replica's, for reads when toReplica), connecting first if
-// needed. It returns false when the connection must close.
-func (c *clientConn) forward(b []byte, cmds int, toReplica bool) bool {
+// dest is where forward sends commands.
+type dest uint8
+
+const (
+	toMaster  dest = iota // the connection's own backend on the master
+	toReplica             // its backend on a replica, for reads
+	toShared2             // the instance's shared RESP2 connection to the master
+	toShared3             // the instance's shared RESP3 connection to the master
+)
+
+// dest picks where the command just scanned goes, of the given kind and
+// the continuation of a command streamed in pieces if cont, and pins the
+// connection if that is not a shared connection. reads: reads may go to a
+// replica now.
+//
+// Reads outside transactions may go to a replica. Until the connection is
+// pinned, shareable commands go to the shared connection of its protocol,
+// and so does HELLO with nothing but a protocol version: on a connection
+// already speaking that version it changes nothing.
+func (c *clientConn) dest(kind cmdKind, cont, reads bool) dest {
+	switch {
+	case cont:
+		return toMaster // pinned when its first piece was streamed
+	case reads && kind == cmdPlain && !c.multi && !c.watching && !c.opaque && readOnly(c.sc.name()):
+		c.pinned = true
+		return toReplica
+	case kind == cmdLocalOK || kind == cmdRefused || kind == cmdQuit:
+		return toMaster // answered here; no need to pin
+	case c.pinned || !c.in.sharing:
+		return toMaster
+	case kind == cmdPlain && shareable(c.sc.name()):
+		return sharedDest(c.resp3)
+	case kind == cmdHello && c.sc.nargs == 1:
+		return sharedDest(c.resp3)
+	case kind == cmdHello && c.sc.nargs == 2 && (eqFold(c.sc.arg1(), "2") || eqFold(c.sc.arg1(), "3")):
+		return sharedDest(eqFold(c.sc.arg1(), "3"))
+	}
+	c.pinned = true
+	return toMaster
+}
+
+func sharedDest(resp3 bool) dest {
+	if resp3 {
+		return toShared3
+	}
+	return toShared2
+}
+
+// forward writes b, holding cmds new commands, to the backend that to
+// names, connecting first if needed. It returns false when the connection
+// must close.
+func (c *clientConn) forward(b []byte, cmds int, to dest) bool {
 	if len(b) == 0 && cmds == 0 {
 		return true
 	}
-	if toReplica {
+	switch to {
+	case toShared2, toShared3:
+		return c.forwardShared(b, cmds, to == toShared3)
+	case toReplica:
 		if ok, sent := c.forwardReplica(b, cmds); !ok || sent {
 			return ok
 		}
@@ -502,7 +572,7 @@ func (c *clientConn) forwardReplica(b []byte, cmds int) (ok, sent bool) {
 			return false, false
 		}
 		c.rbe, be = nb, nb
-		c.usedReplica.Store(true)
+		c.usedSide.Store(true)
 		go c.pump(nb)
 	}
 	c.sent += uint64(cmds)
@@ -517,6 +587,56 @@ func (c *clientConn) forwardReplica(b []byte, cmds int) (ok, sent bool) {
 		closeAsync(be.conn)
 	}
 	return true, true
+}
+
+// forwardShared queues b, holding cmds commands, on the instance's shared
+// connection to the master for the protocol, connecting first if needed.
+// It returns false when the connection must close.
+func (c *clientConn) forwardShared(b []byte, cmds int, resp3 bool) bool {
+	n := uint64(cmds)
+	for {
+		m, err := c.in.sharedConn(c.in.route.Load(), resp3)
+		if err != nil {
+			c.in.log.Warn("cannot connect to master", "master", c.in.route.Load().addr, "err", err)
+			return c.failCommands(cmds, err)
+		}
+		if m != c.shared {
+			// The replies (or errors) from an earlier shared connection
+			// come first.
+			if !c.waitUntil(func() bool { return c.ssent == c.srecv }) {
+				return false
+			}
+			c.shared = m
+			c.usedSide.Store(true)
+		}
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return false
+		}
+		c.sent += n
+		c.ssent += n
+		c.mu.Unlock()
+		if m.send(c, b, cmds) {
+			c.in.m.commands.Add(float64(cmds))
+			return true
+		}
+		// Closed meanwhile, without taking them: try the next one.
+		c.mu.Lock()
+		c.sent -= n
+		c.ssent -= n
+		c.mu.Unlock()
+	}
+}
+
+// answeredShared records n replies (or errors) from a shared connection
+// handed to the client.
+func (c *clientConn) answeredShared(n uint64) {
+	c.mu.Lock()
+	c.recv += n
+	c.srecv += n
+	c.cond.Broadcast()
+	c.mu.Unlock()
 }
 
 // failCommands answers cmds commands that could not be sent with err.
@@ -543,20 +663,26 @@ func (e *noMasterError) Error() string { return "instance " + e.name + " has no 
 // dial connects to the route's master and recreates the connection's
 // state there: AUTH with the instance password, SELECT of its database.
 func (c *clientConn) dial(r *route) (*backend, error) {
+	c.mu.Lock()
+	db, resp3 := c.db, c.resp3
+	c.mu.Unlock()
+	return c.in.dial(r, db, resp3)
+}
+
+// dial connects to the route's master and sets the connection up: AUTH
+// with the instance password, SELECT db, HELLO 3.
+func (in *instance) dial(r *route, db int, resp3 bool) (*backend, error) {
 	if r.addr == "" {
-		return nil, &noMasterError{name: c.in.name}
+		return nil, &noMasterError{name: in.name}
 	}
-	timeout := c.in.p.opts.DialTimeout
-	ctx, cancel := context.WithTimeout(c.in.ctx, timeout)
+	timeout := in.p.opts.DialTimeout
+	ctx, cancel := context.WithTimeout(in.ctx, timeout)
 	defer cancel()
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", r.addr)
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	db, resp3 := c.db, c.resp3
-	c.mu.Unlock()
 	var hs []byte
 	want := 0
 	if r.password != "" {
@@ -635,10 +761,11 @@ func (c *clientConn) waitDrained() bool {
 	return c.waitUntil(func() bool { return c.recv == c.sent })
 }
 
-// waitReadsAnswered waits until no read is in flight on a replica: the
-// master's replies come after them.
-func (c *clientConn) waitReadsAnswered() bool {
-	return c.waitUntil(func() bool { return c.rsent == c.rrecv })
+// waitSideAnswered waits until nothing is in flight on a replica or a
+// shared connection: the replies of the connection's own master backend
+// come after theirs.
+func (c *clientConn) waitSideAnswered() bool {
+	return c.waitUntil(func() bool { return c.rsent == c.rrecv && c.ssent == c.srecv })
 }
 
 // waitUntil waits until done (called with c.mu held) is true, woken by
@@ -655,13 +782,96 @@ func (c *clientConn) waitUntil(done func() bool) bool {
 
 // localReply writes b to the client after the replies of everything sent.
 func (c *clientConn) localReply(b []byte) bool {
-	if !c.waitDrained() {
+	return c.waitDrained() && c.send(b, 0)
+}
+
+// send writes b, holding the replies to n commands on a shared connection,
+// to the client without waiting: what the socket does not take now is
+// queued for a flush goroutine, and so is everything after it until the
+// queue is empty. Shared connections answer clients this way, so that one
+// client that does not read cannot stall the others. It returns false
+// once writing to the client failed.
+//
+// Replies are counted before they are written, under wmu: a client that
+// has its reply may send its next command at once, and serve must then
+// see nothing in flight (see forwardReplica); whatever serve writes after
+// it waits for wmu and so comes after the reply.
+func (c *clientConn) send(b []byte, n uint64) bool {
+	c.wmu.Lock()
+	if n > 0 {
+		c.answeredShared(n)
+	}
+	if c.wfailed {
+		c.wmu.Unlock()
 		return false
 	}
-	c.wmu.Lock()
-	_, err := c.cw.Write(b)
+	if !c.flushing {
+		k, err := c.cw.TryWrite(b)
+		if err != nil {
+			c.wfailed = true
+			c.wmu.Unlock()
+			c.close()
+			return false
+		}
+		if b = b[k:]; len(b) == 0 {
+			c.wmu.Unlock()
+			return true
+		}
+		c.flushing = true
+		go c.flush()
+	}
+	c.outq = append(c.outq, b...)
 	c.wmu.Unlock()
-	return err == nil
+	return true
+}
+
+// sendWait writes b, holding the replies to n commands on be (if not
+// nil), to the client, waiting while its socket is full, so that a client
+// that reads slowly slows its own backends down. Replies are counted
+// first, as in send. Only the connection's own backends write this way:
+// nothing is in flight for the client on a shared connection then (see
+// pump), so no shared connection waits for wmu meanwhile.
+func (c *clientConn) sendWait(b []byte, be *backend, n uint64) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if n > 0 {
+		c.answered(be, n)
+	}
+	switch {
+	case c.wfailed:
+		return net.ErrClosed
+	case c.flushing:
+		c.outq = append(c.outq, b...)
+		return nil
+	}
+	_, err := c.cw.Write(b)
+	if err != nil {
+		c.wfailed = true
+	}
+	return err
+}
+
+// flush writes the queued output until the queue is empty.
+func (c *clientConn) flush() {
+	var buf []byte
+	for {
+		c.wmu.Lock()
+		if len(c.outq) == 0 {
+			c.flushing = false
+			c.outq = buf[:0]
+			c.wmu.Unlock()
+			return
+		}
+		buf, c.outq = c.outq, buf[:0]
+		c.wmu.Unlock()
+		if _, err := c.cw.Write(buf); err != nil {
+			c.wmu.Lock()
+			c.flushing, c.wfailed, c.outq = false, true, nil
+			c.wmu.Unlock()
+			c.close()
+			return
+		}
+	}
 }
 
 // answered records n more replies from be written to the client.
@@ -702,20 +912,14 @@ func (c *clientConn) pump(be *backend) {
 				return false
 			}
 		}
-		if !be.replica && c.usedReplica.Load() && (!c.waitReadsAnswered() || be.detached.Load()) {
+		if !be.replica && c.usedSide.Load() && (!c.waitSideAnswered() || be.detached.Load()) {
 			// Closed, or detached while waiting: as above, replies
 			// read after the switch are dropped.
 			return false
 		}
-		c.wmu.Lock()
-		_, werr := c.cw.Write(buf[:n])
-		c.wmu.Unlock()
-		if werr != nil {
+		if werr := c.sendWait(buf[:n], be, uint64(k)); werr != nil {
 			c.close()
 			return false
-		}
-		if k > 0 {
-			c.answered(be, uint64(k))
 		}
 		return true
 	})
@@ -728,7 +932,7 @@ func (c *clientConn) pump(be *backend) {
 func (c *clientConn) backendGone(be *backend, rs *replyScanner) {
 	// The error replies of the master's commands come after the replica's
 	// answers to earlier reads, like its replies would have.
-	if !be.replica && c.usedReplica.Load() && !c.waitReadsAnswered() {
+	if !be.replica && c.usedSide.Load() && !c.waitSideAnswered() {
 		return
 	}
 	c.mu.Lock()
@@ -795,10 +999,8 @@ func (c *clientConn) replicaGone(be *backend, rs *replyScanner) {
 // failInFlight answers n commands of a lost backend with msg.
 func (c *clientConn) failInFlight(n uint64, msg []byte, ctr prometheus.Counter) {
 	ctr.Add(float64(n))
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
 	for i := uint64(0); i < n; i++ {
-		if _, err := c.cw.Write(msg); err != nil {
+		if c.sendWait(msg, nil, 0) != nil {
 			return
 		}
 	}

@@ -29,8 +29,12 @@ type Options struct {
 	// DialTimeout bounds connecting and authenticating to a master;
 	// default 2s.
 	DialTimeout time.Duration
-	Logger      *slog.Logger
-	Metrics     *Metrics // default: unregistered metrics
+	// Dedicated gives every client connection a backend connection of
+	// its own from its first command, as MrRedis did, instead of sharing
+	// one per instance until a command needs its own (see muxConn).
+	Dedicated bool
+	Logger    *slog.Logger
+	Metrics   *Metrics // default: unregistered metrics
 }
 
 func (o Options) withDefaults() Options {
@@ -153,12 +157,13 @@ func (p *Proxy) startLocked(name string, port int, r *route, replicas *[]string)
 	ctx, cancel := context.WithCancel(p.ctx)
 	in := &instance{
 		p: p, name: name, port: port,
-		log:    p.log.With("instance", name, "port", port),
-		m:      p.m.forInstance(name),
-		ctx:    ctx,
-		cancel: cancel,
-		conns:  map[*clientConn]struct{}{},
-		done:   make(chan struct{}),
+		log:     p.log.With("instance", name, "port", port),
+		m:       p.m.forInstance(name),
+		ctx:     ctx,
+		cancel:  cancel,
+		conns:   map[*clientConn]struct{}{},
+		done:    make(chan struct{}),
+		sharing: !p.opts.Dedicated,
 	}
 	in.route.Store(r)
 	in.replicas.Store(replicas)
@@ -285,6 +290,17 @@ type instance struct {
 	// nextReplica spreads new connections across them.
 	replicas    atomic.Pointer[[]string]
 	nextReplica atomic.Uint32
+	// sharing: shareable commands of unpinned clients go over mux, the
+	// shared connection to the master (nil until needed; dialled under
+	// muxMu).
+	sharing bool
+	mux     [2]atomic.Pointer[muxConn] // RESP2, RESP3
+	muxMu   sync.Mutex
+	// muxErr is the last failed dial of a shared connection, at muxErrAt:
+	// the clients that waited for that dial get its error (guarded by
+	// muxMu).
+	muxErr   error
+	muxErrAt time.Time
 
 	mu        sync.Mutex
 	conns     map[*clientConn]struct{}
@@ -295,6 +311,7 @@ type instance struct {
 // setRoute installs r and detaches every connection from the old master.
 func (in *instance) setRoute(r *route, since time.Time) {
 	in.route.Store(r)
+	in.dropShared()
 	in.mu.Lock()
 	for c := range in.conns {
 		c.routeChanged()
@@ -351,6 +368,56 @@ func (in *instance) run() {
 		c.close()
 	}
 	in.mu.Unlock()
+	in.dropShared()
+}
+
+// dropShared closes the shared connections.
+func (in *instance) dropShared() {
+	for i := range in.mux {
+		if m := in.mux[i].Swap(nil); m != nil {
+			m.drop()
+		}
+	}
+}
+
+// sharedConn returns the shared connection to r's master speaking RESP3
+// or RESP2, connecting first if there is none or the one there failed.
+func (in *instance) sharedConn(r *route, resp3 bool) (*muxConn, error) {
+	slot := &in.mux[0]
+	if resp3 {
+		slot = &in.mux[1]
+	}
+	if m := slot.Load(); m != nil && m.route == r && !m.dead.Load() {
+		return m, nil
+	}
+	asked := time.Now()
+	in.muxMu.Lock()
+	defer in.muxMu.Unlock()
+	if m := slot.Load(); m != nil && m.route == r && !m.dead.Load() {
+		return m, nil
+	}
+	if in.muxErr != nil && in.muxErrAt.After(asked) {
+		// A dial failed while this caller waited: one dial per wave of
+		// clients, not one per client after another.
+		return nil, in.muxErr
+	}
+	be, err := in.dial(r, 0, resp3)
+	if err != nil {
+		in.muxErr, in.muxErrAt = err, time.Now()
+		return nil, err
+	}
+	m := newMuxConn(in, r, be, slot)
+	if old := slot.Swap(m); old != nil {
+		old.drop()
+	}
+	go m.run()
+	if in.ctx.Err() != nil || in.route.Load() != r {
+		// Stopped or rerouted while dialling, after the cleanup that
+		// would have dropped it.
+		slot.CompareAndSwap(m, nil)
+		m.drop()
+	}
+	return m, nil
 }
 
 // accept serves ln until the instance stops or ln fails.

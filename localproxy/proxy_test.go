@@ -45,11 +45,18 @@ func testLogger(w io.Writer) *slog.Logger {
 // newTestProxy returns a Proxy accepting any port, closed when t ends.
 func newTestProxy(t *testing.T, log io.Writer) *Proxy {
 	t.Helper()
+	return newTestProxyMode(t, log, false)
+}
+
+// newTestProxyMode is newTestProxy giving every client a backend
+// connection of its own if dedicated.
+func newTestProxyMode(t *testing.T, log io.Writer, dedicated bool) *Proxy {
+	t.Helper()
 	if log == nil {
 		log = io.Discard
 	}
 	p := New(context.Background(), Options{PortLo: 1, PortHi: 65535, RetryInterval: 100 * time.Millisecond,
-		DialTimeout: 2 * time.Second, Logger: testLogger(log)})
+		DialTimeout: 2 * time.Second, Logger: testLogger(log), Dedicated: dedicated})
 	t.Cleanup(p.Close)
 	return p
 }
@@ -140,11 +147,18 @@ func (r *rawConn) expectEOF() {
 	}
 }
 
+// TestRelayCommands checks commands of every kind through the proxy, with
+// shared backend connections (the default) and with one per client.
 func TestRelayCommands(t *testing.T) {
 	testenv.NeedProcesses(t)
+	t.Run("shared", func(t *testing.T) { testRelayCommands(t, false) })
+	t.Run("dedicated", func(t *testing.T) { testRelayCommands(t, true) })
+}
+
+func testRelayCommands(t *testing.T, dedicated bool) {
 	const pw = "s3cret"
 	rs := testenv.StartRedis(t, "requirepass "+pw)
-	p := newTestProxy(t, nil)
+	p := newTestProxyMode(t, nil, dedicated)
 	port := serve(t, p, "cache", pw, rs.Addr)
 	ctx := context.Background()
 	dr := direct(t, rs, pw)

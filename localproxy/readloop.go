@@ -97,7 +97,8 @@ func rawRead(fd int, b []byte) (int, error) {
 // TCP processing too and may take long enough for the scheduler to hand
 // the P to another thread. A full socket buffer still waits for the
 // poller, through RawConn.Write. Not safe for concurrent use: callers
-// serialize (serve owns a backend's writes, wmu guards the client's).
+// serialize (serve owns a backend's writes, a shared connection's are
+// made by one sender at a time, wmu and flush guard the client's).
 type rawWriter struct {
 	nc  net.Conn
 	rc  syscall.RawConn // nil: plain nc.Write
@@ -105,6 +106,8 @@ type rawWriter struct {
 	n   int
 	err error
 	fn  func(fd uintptr) bool // w.write, bound once so writes allocate nothing
+	// tryFn is w.write once: a full socket ends the call.
+	tryFn func(fd uintptr) bool
 }
 
 func newRawWriter(nc net.Conn) *rawWriter {
@@ -115,7 +118,26 @@ func newRawWriter(nc net.Conn) *rawWriter {
 		}
 	}
 	w.fn = w.write
+	w.tryFn = func(fd uintptr) bool {
+		w.write(fd)
+		return true
+	}
 	return w
+}
+
+// TryWrite writes as much of b as the socket takes without waiting.
+func (w *rawWriter) TryWrite(b []byte) (int, error) {
+	if w.rc == nil {
+		return w.nc.Write(b)
+	}
+	w.buf, w.n, w.err = b, 0, nil
+	err := w.rc.Write(w.tryFn)
+	n, werr := w.n, w.err
+	w.buf = nil
+	if werr == nil {
+		werr = err
+	}
+	return n, werr
 }
 
 // Write writes all of b or fails.

@@ -65,6 +65,16 @@ func (s *replyScanner) midReply() bool { return s.st != stType || len(s.stack) >
 
 // feed scans b and returns how many replies were completed in it.
 func (s *replyScanner) feed(b []byte) (int, error) {
+	_, n, err := s.scan(b, -1)
+	return n, err
+}
+
+// scan scans b until max replies are complete (max < 0: all of b) and
+// returns how many bytes it consumed and how many replies it completed.
+func (s *replyScanner) scan(b []byte, max int) (int, int, error) {
+	if max == 0 {
+		return 0, 0, nil
+	}
 	n := 0
 	i := 0
 	for i < len(b) {
@@ -84,7 +94,7 @@ func (s *replyScanner) feed(b []byte) (int, error) {
 				s.kind, s.st, s.neg, s.digits, s.num = '*', stNum, false, 0, 0
 				s.pairs = c == '%' || c == '|'
 			default:
-				return n, protoErr("unexpected reply type byte %q", c)
+				return i, n, protoErr("unexpected reply type byte %q", c)
 			}
 		case stLine:
 			j := bytes.IndexByte(b[i:], '\n')
@@ -94,19 +104,23 @@ func (s *replyScanner) feed(b []byte) (int, error) {
 			}
 			i += j + 1
 			s.st = stType
-			n += s.elemDone()
+			if n += s.elemDone(); n == max {
+				return i, n, nil
+			}
 		case stNum:
 			c := b[i]
 			i++
 			if err := s.numByte(c); err != nil {
-				return n, err
+				return i, n, err
 			}
 		case stNumLF:
 			if b[i] != '\n' {
-				return n, protoErr("expected LF after length")
+				return i, n, protoErr("expected LF after length")
 			}
 			i++
-			n += s.header()
+			if n += s.header(); n == max {
+				return i, n, nil
+			}
 		case stBulk:
 			rest := int64(len(b) - i)
 			if rest < s.skip {
@@ -117,10 +131,12 @@ func (s *replyScanner) feed(b []byte) (int, error) {
 			i += int(s.skip)
 			s.skip = 0
 			s.st = stType
-			n += s.elemDone()
+			if n += s.elemDone(); n == max {
+				return i, n, nil
+			}
 		}
 	}
-	return n, nil
+	return i, n, nil
 }
 
 // numByte consumes one byte of a length header.

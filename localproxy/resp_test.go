@@ -139,7 +139,7 @@ func TestClassify(t *testing.T) {
 		name, arg1 string
 		want       cmdKind
 	}{
-		{"get", "", cmdPlain}, {"AUTH", "x", cmdAuth}, {"auth", "", cmdAuth},
+		{"get", "", cmdPlain}, {"AUTH", "x", cmdLocalOK}, {"auth", "", cmdLocalOK}, {"client", "setinfo", cmdLocalOK}, {"CLIENT", "maint_notifications", cmdRefused},
 		{"select", "1", cmdSelect}, {"Multi", "", cmdMulti}, {"exec", "", cmdExec},
 		{"discard", "", cmdExec}, {"watch", "k", cmdWatch}, {"unwatch", "", cmdUnwatch},
 		{"reset", "", cmdReset}, {"subscribe", "c", cmdRaw}, {"PSUBSCRIBE", "c*", cmdRaw},

@@ -1,0 +1,208 @@
+package localproxy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mrredis/mrredis/internal/testenv"
+)
+
+// backendConns counts the connections redis has besides the one asking.
+func backendConns(t *testing.T, dr *redis.Client) int {
+	t.Helper()
+	list, err := dr.ClientList(context.Background()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(strings.TrimSpace(list), "\n")
+}
+
+// TestSharedConnections checks that clients of both protocols, go-redis
+// with its defaults (HELLO 3, CLIENT SETINFO) included, are served over
+// one shared connection per protocol, and that many clients pipelining at
+// once each get their own replies.
+func TestSharedConnections(t *testing.T) {
+	testenv.NeedProcesses(t)
+	rs := testenv.StartRedis(t)
+	p := newTestProxy(t, nil)
+	port := serve(t, p, "cache", "", rs.Addr)
+	dr := direct(t, rs, "")
+	ctx := context.Background()
+
+	const clients, rounds, depth = 16, 20, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			opts := &redis.Options{PoolSize: 1}
+			if i%2 == 0 {
+				opts.Protocol = 2
+			}
+			c := viaProxy(t, port, opts)
+			key := fmt.Sprintf("ctr%d", i)
+			for r := range rounds {
+				cmds, err := c.Pipelined(ctx, func(pl redis.Pipeliner) error {
+					for range depth {
+						pl.Incr(ctx, key)
+					}
+					pl.Get(ctx, key)
+					return nil
+				})
+				if err != nil {
+					errs <- fmt.Errorf("client %d: %w", i, err)
+					return
+				}
+				for j, cmd := range cmds[:depth] {
+					if got, want := cmd.(*redis.IntCmd).Val(), int64(r*depth+j+1); got != want {
+						errs <- fmt.Errorf("client %d: INCR %s answered %d, want %d: replies crossed", i, key, got, want)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := backendConns(t, dr); n != 2 {
+		list, _ := dr.ClientList(ctx).Result()
+		t.Fatalf("redis has %d connections from the proxy, want 2 (one shared per protocol):\n%s", n, list)
+	}
+}
+
+// TestPinning checks commands that need a connection of their own: the
+// client gets one, its replies stay in order with those of the shared
+// connection before, and the clients still on the shared one are not
+// affected.
+func TestPinning(t *testing.T) {
+	testenv.NeedProcesses(t)
+	rs := testenv.StartRedis(t)
+	p := newTestProxy(t, nil)
+	port := serve(t, p, "cache", "", rs.Addr)
+	dr := direct(t, rs, "")
+	ctx := context.Background()
+	shared := viaProxy(t, port, &redis.Options{Protocol: 2})
+	if err := shared.Set(ctx, "k", "db0", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	base := backendConns(t, dr)
+
+	tests := []struct {
+		name  string
+		send  string
+		reply []string
+	}{
+		{"select", "SET a 1\r\nSELECT 1\r\nSET k db1\r\nGET k\r\n", []string{"+OK", "+OK", "+OK", "$3", "db1"}},
+		{"multi", "SET b 1\r\nMULTI\r\nINCR b\r\nEXEC\r\nGET b\r\n", []string{"+OK", "+OK", "+QUEUED", "*1", ":2", "$1", "2"}},
+		{"client setname", "PING\r\nCLIENT SETNAME app\r\nCLIENT GETNAME\r\n", []string{"+PONG", "+OK", "$3", "app"}},
+		{"big command", "SET c 1\r\n" + string(appendCommand(nil, "SET", "big", strings.Repeat("x", 3*bufSize))) + "STRLEN big\r\n",
+			[]string{"+OK", "+OK", fmt.Sprintf(":%d", 3*bufSize)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := dialRaw(t, port)
+			r.send(tt.send)
+			for _, want := range tt.reply {
+				r.expect(want)
+			}
+			if n := backendConns(t, dr); n != base+1 {
+				t.Fatalf("redis has %d proxy connections, want %d: the pinned client has no connection of its own", n, base+1)
+			}
+			if v, err := shared.Get(ctx, "k").Result(); err != nil || v != "db0" {
+				t.Fatalf("shared client: GET k = %q, %v; want db0", v, err)
+			}
+			r.c.Close()
+			waitFor(t, "the pinned connection to close", func() bool { return backendConns(t, dr) == base })
+		})
+	}
+	t.Run("client setinfo is answered and does not pin", func(t *testing.T) {
+		before := backendConns(t, dr)
+		r := dialRaw(t, port)
+		r.send("CLIENT SETINFO LIB-NAME x\r\nCLIENT SETINFO LIB-VER 1\r\nPING\r\n")
+		r.expect("+OK")
+		r.expect("+OK")
+		r.expect("+PONG")
+		if n := backendConns(t, dr); n != before {
+			t.Fatalf("redis has %d proxy connections, want %d", n, before)
+		}
+	})
+	t.Run("hello 3 goes to the resp3 shared connection", func(t *testing.T) {
+		r := dialRaw(t, port)
+		r.send("GET nokey\r\nHELLO 3\r\n")
+		r.expect("$-1")
+		if l, _ := r.line(); !strings.HasPrefix(l, "%") {
+			t.Fatalf("HELLO 3 answered %q, want a map", l)
+		}
+		for l, _ := r.line(); l != "proto"; l, _ = r.line() {
+		}
+		r.expect(":3")
+		r.send("PING\r\nGET nokey\r\n")
+		for l, _ := r.line(); l != "+PONG"; l, _ = r.line() {
+		}
+		r.expect("_") // RESP3 null
+	})
+	t.Run("blocking command", func(t *testing.T) {
+		blocked := viaProxy(t, port, &redis.Options{Protocol: 2, PoolSize: 1})
+		got := make(chan []string, 1)
+		go func() {
+			v, _ := blocked.BLPop(ctx, 10*time.Second, "queue").Result()
+			got <- v
+		}()
+		waitBlocked(t, dr, 1)
+		// The shared connection is not blocked behind it.
+		if err := shared.LPush(ctx, "queue", "job").Err(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case v := <-got:
+			if len(v) != 2 || v[1] != "job" {
+				t.Fatalf("BLPOP = %v", v)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("BLPOP not answered")
+		}
+	})
+}
+
+// TestSlowReaderDoesNotStall checks that a client that does not read its
+// replies holds up neither the shared connection nor the other clients,
+// and gets every byte once it reads.
+func TestSlowReaderDoesNotStall(t *testing.T) {
+	testenv.NeedProcesses(t)
+	rs := testenv.StartRedis(t)
+	p := newTestProxy(t, nil)
+	port := serve(t, p, "cache", "", rs.Addr)
+	ctx := context.Background()
+	const size, gets = 256 << 10, 64
+	if err := direct(t, rs, "").Set(ctx, "big", strings.Repeat("v", size), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	slow := dialRaw(t, port)
+	slow.send(strings.Repeat("GET big\r\n", gets))
+	// 16 MiB of replies that nobody reads yet.
+	fast := viaProxy(t, port, &redis.Options{Protocol: 2})
+	for i := range 200 {
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := fast.Set(c, "fast", i, 0).Err()
+		cancel()
+		if err != nil {
+			t.Fatalf("command %d of a reading client behind a client that does not read: %v", i, err)
+		}
+	}
+	for i := range gets {
+		slow.expect(fmt.Sprintf("$%d", size))
+		if l, err := slow.line(); err != nil || len(l) != size {
+			t.Fatalf("reply %d: %d bytes, %v", i, len(l), err)
+		}
+	}
+}
