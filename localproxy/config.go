@@ -29,6 +29,9 @@ type Config struct {
 	ListenRetry time.Duration
 	// DialTimeout bounds connecting and authenticating to a master.
 	DialTimeout time.Duration
+	// DedicatedBackends gives every client connection a backend
+	// connection of its own (Options.Dedicated).
+	DedicatedBackends bool
 
 	envErr error // bad MRR_* values seen by RegisterFlags
 }
@@ -55,12 +58,15 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Admin, "admin", c.Admin, "host:port of the /healthz and /metrics listener")
 	fs.DurationVar(&c.ListenRetry, "listen-retry", c.ListenRetry, "how often a port held by another program is tried again")
 	fs.DurationVar(&c.DialTimeout, "dial-timeout", c.DialTimeout, "longest wait to connect and authenticate to a master")
+	fs.BoolVar(&c.DedicatedBackends, "dedicated-backends", c.DedicatedBackends,
+		"give every client connection a Redis connection of its own, instead of sharing one per instance until a client needs its own")
 	c.envErr = envflag.Apply(fs, map[string]string{
-		"bind":         "MRR_BIND",
-		"port-range":   "MRR_PORT_RANGE",
-		"admin":        "MRR_ADMIN",
-		"listen-retry": "MRR_LISTEN_RETRY",
-		"dial-timeout": "MRR_DIAL_TIMEOUT",
+		"bind":               "MRR_BIND",
+		"port-range":         "MRR_PORT_RANGE",
+		"admin":              "MRR_ADMIN",
+		"listen-retry":       "MRR_LISTEN_RETRY",
+		"dial-timeout":       "MRR_DIAL_TIMEOUT",
+		"dedicated-backends": "MRR_DEDICATED_BACKENDS",
 	})
 }
 

@@ -36,6 +36,7 @@ func TestParsePortRange(t *testing.T) {
 func TestConfigFlags(t *testing.T) {
 	t.Setenv("MRR_ZK", "zk1:2181,zk2/custom")
 	t.Setenv("MRR_PORT_RANGE", "7000-7100")
+	t.Setenv("MRR_DEDICATED_BACKENDS", "true")
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
@@ -45,7 +46,7 @@ func TestConfigFlags(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.PortRange != "7000-7100" || cfg.Bind != "127.0.0.2" || cfg.Admin != "127.0.0.1:9" ||
+	if cfg.PortRange != "7000-7100" || cfg.Bind != "127.0.0.2" || cfg.Admin != "127.0.0.1:9" || !cfg.DedicatedBackends ||
 		strings.Join(cfg.ZK.Servers, ",") != "zk1:2181,zk2:2181" || cfg.ZK.Root != "/custom" {
 		t.Fatalf("config from env and flags: %+v", cfg)
 	}
@@ -74,6 +75,7 @@ func TestConfigFlags(t *testing.T) {
 	badEnv := []struct{ env, val, want string }{
 		{"MRR_DIAL_TIMEOUT", "soon", `environment MRR_DIAL_TIMEOUT="soon": invalid duration for -dial-timeout`},
 		{"MRR_ZK", "zk1/", `environment MRR_ZK="zk1/"`},
+		{"MRR_DEDICATED_BACKENDS", "sometimes", `environment MRR_DEDICATED_BACKENDS="sometimes"`},
 	}
 	for _, b := range badEnv {
 		t.Run(b.env, func(t *testing.T) {

@@ -30,16 +30,18 @@ var (
 	errNoMaintNotifications = []byte("-ERR mrredis: CLIENT MAINT_NOTIFICATIONS is not supported: the proxy follows master changes itself\r\n")
 )
 
-// clientConn relays one local client connection to a backend connection
-// of its own on the instance's master. One connection per client is the
-// simplest way to be transparent for everything that keeps server-side
-// state: MULTI/EXEC, WATCH, blocking commands, SELECT, pub/sub.
+// clientConn relays one local client connection to the instance's master:
+// over the shared connection (muxConn) until a command pins it, then over
+// a backend connection of its own, which is the simplest way to be
+// transparent for everything that keeps server-side state: MULTI/EXEC,
+// WATCH, blocking commands, SELECT, pub/sub.
 //
-// Two goroutines move bytes: serve reads commands from the client and
-// writes them to the backend; pump (one per backend connection) reads
-// replies and writes them to the client. Both pass raw bytes through and
-// only count command and reply boundaries, so that the connection knows
-// what is in flight when the master changes.
+// Goroutines move bytes: serve reads commands from the client and writes
+// them to a backend; pump (one per backend connection of its own) and the
+// shared connection's reader write the replies to the client. All pass
+// raw bytes through and only count command and reply boundaries, so that
+// the connection knows what is in flight where: to keep replies in order,
+// and to answer what was in flight when the master changes.
 //
 // AUTH from a client is answered +OK locally and never forwarded: the
 // proxy authenticates to Redis itself with the instance password it reads
@@ -261,7 +263,7 @@ func (c *clientConn) serve() {
 			if c.partialSent {
 				cnt = 0
 			}
-			c.pinned = true
+			c.pin()
 			if !c.forward(buf[:end], cnt, toMaster) {
 				return false
 			}
@@ -418,7 +420,7 @@ func (c *clientConn) dest(kind cmdKind, cont, reads bool) dest {
 	case cont:
 		return toMaster // pinned when its first piece was streamed
 	case reads && kind == cmdPlain && !c.multi && !c.watching && !c.opaque && readOnly(c.sc.name()):
-		c.pinned = true
+		c.pin()
 		return toReplica
 	case kind == cmdLocalOK || kind == cmdRefused || kind == cmdQuit:
 		return toMaster // answered here; no need to pin
@@ -431,8 +433,16 @@ func (c *clientConn) dest(kind cmdKind, cont, reads bool) dest {
 	case kind == cmdHello && c.sc.nargs == 2 && (eqFold(c.sc.arg1(), "2") || eqFold(c.sc.arg1(), "3")):
 		return sharedDest(eqFold(c.sc.arg1(), "3"))
 	}
-	c.pinned = true
+	c.pin()
 	return toMaster
+}
+
+// pin makes the connection use backends of its own from now on.
+func (c *clientConn) pin() {
+	if !c.pinned && c.in.sharing {
+		c.in.m.pinned.Inc()
+	}
+	c.pinned = true
 }
 
 func sharedDest(resp3 bool) dest {

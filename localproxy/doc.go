@@ -17,19 +17,23 @@
 //     record; during a ZooKeeper outage the last known masters keep being
 //     served (see Follower).
 //
-// Relay. Every client connection gets a backend connection of its own on
-// the master, so everything with server-side state (MULTI/EXEC, WATCH,
-// blocking commands, SELECT, pub/sub) is transparent. Bytes are passed
-// through unchanged; streaming scanners (resp.go) only find where
-// commands and replies end, so the proxy knows how many commands are in
-// flight, and read the command name and first argument, so it can follow
-// SELECT, MULTI, WATCH, HELLO and answer AUTH. Pipelined commands read in
-// one read are written to Redis in one write, and replies likewise. The
-// hot path allocates nothing, and reads go through the raw descriptor so
-// that a short read is followed by a wait for the poller rather than by a
-// read that fails with EAGAIN (readloop.go), as HAProxy does. SUBSCRIBE,
+// Relay. Bytes are passed through unchanged; streaming scanners (resp.go)
+// only find where commands and replies end, so the proxy knows how many
+// commands are in flight, and read the command name and first argument,
+// so it can route commands, follow SELECT, MULTI, WATCH, HELLO and answer
+// AUTH. A client connection starts on the instance's shared connection to
+// the master (mux.go), which carries the commands of many clients that
+// neither block nor depend on connection state (shareable), so that Redis
+// reads and answers them in batches. The first command that needs state
+// (SELECT, MULTI, WATCH, blocking commands, pub/sub, CLIENT ...) pins the
+// client to a backend connection of its own, on which everything is as
+// transparent as a direct connection. Pipelined commands read in one read
+// are written to Redis in one write, and replies likewise. The hot path
+// allocates nothing, and reads go through the raw descriptor so that a
+// short read is followed by a wait for the poller rather than by a read
+// that fails with EAGAIN (readloop.go), as HAProxy does. SUBSCRIBE,
 // PSUBSCRIBE, SSUBSCRIBE, MONITOR, CLIENT REPLY and CLIENT TRACKING switch
-// a connection to plain bidirectional copying.
+// a pinned connection to plain bidirectional copying.
 //
 // AUTH is answered +OK by the proxy and not forwarded; the proxy
 // authenticates to Redis with the instance password from ZooKeeper (see

@@ -11,6 +11,7 @@ type Metrics struct {
 	ConnectionsTotal *prometheus.CounterVec
 	Commands         *prometheus.CounterVec
 	ReplicaCommands  *prometheus.CounterVec
+	Pinned           *prometheus.CounterVec
 	Errors           *prometheus.CounterVec
 	Switches         *prometheus.CounterVec
 	SwitchSeconds    prometheus.Histogram
@@ -38,6 +39,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"instance"}),
 		ReplicaCommands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mrr_localproxy_replica_commands_total", Help: "Reads relayed to a replica (instances that read from replicas).",
+		}, []string{"instance"}),
+		Pinned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mrr_localproxy_pinned_connections_total",
+			Help: "Client connections given a Redis connection of their own by a command that cannot share one (SELECT, MULTI, WATCH, blocking, pub/sub, CLIENT, ...).",
 		}, []string{"instance"}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mrr_localproxy_errors_total",
@@ -74,7 +79,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Connections, m.ConnectionsTotal, m.Commands, m.ReplicaCommands, m.Errors, m.Switches,
+		reg.MustRegister(m.Connections, m.ConnectionsTotal, m.Commands, m.ReplicaCommands, m.Pinned, m.Errors, m.Switches,
 			m.SwitchSeconds, m.ListenFailures, m.Listening, m.Refused, m.Instances, m.ZKErrors, m.ZKResyncs, m.ZKConnected)
 	}
 	return m
@@ -86,6 +91,7 @@ func (m *Metrics) forget(name string) {
 	m.ConnectionsTotal.DeleteLabelValues(name)
 	m.Commands.DeleteLabelValues(name)
 	m.ReplicaCommands.DeleteLabelValues(name)
+	m.Pinned.DeleteLabelValues(name)
 	m.Switches.DeleteLabelValues(name)
 	m.ListenFailures.DeleteLabelValues(name)
 	m.Listening.DeleteLabelValues(name)
@@ -95,9 +101,9 @@ func (m *Metrics) forget(name string) {
 // instMetrics are one instance's series, resolved once so the hot path
 // does no label lookups.
 type instMetrics struct {
-	conns, listening                                                prometheus.Gauge
-	connsTotal, commands, replicaCommands, switches, listenFail     prometheus.Counter
-	errMasterChanged, errBackend, errReplica, errNoMaster, errProto prometheus.Counter
+	conns, listening                                                    prometheus.Gauge
+	connsTotal, commands, replicaCommands, pinned, switches, listenFail prometheus.Counter
+	errMasterChanged, errBackend, errReplica, errNoMaster, errProto     prometheus.Counter
 }
 
 func (m *Metrics) forInstance(name string) instMetrics {
@@ -107,6 +113,7 @@ func (m *Metrics) forInstance(name string) instMetrics {
 		connsTotal:       m.ConnectionsTotal.WithLabelValues(name),
 		commands:         m.Commands.WithLabelValues(name),
 		replicaCommands:  m.ReplicaCommands.WithLabelValues(name),
+		pinned:           m.Pinned.WithLabelValues(name),
 		switches:         m.Switches.WithLabelValues(name),
 		listenFail:       m.ListenFailures.WithLabelValues(name),
 		errMasterChanged: m.Errors.WithLabelValues(name, "master_changed"),

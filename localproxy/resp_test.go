@@ -260,3 +260,38 @@ func BenchmarkReplyScanner(b *testing.B) {
 		_, _ = s.feed(in)
 	}
 }
+
+func TestReplyScannerScanStopsAfterMax(t *testing.T) {
+	in := "+OK\r\n$3\r\nabc\r\n*2\r\n:1\r\n$-1\r\n-ERR x\r\n"
+	tests := []struct {
+		max, consumed, n int
+	}{
+		{max: 1, consumed: len("+OK\r\n"), n: 1},
+		{max: 2, consumed: len("+OK\r\n$3\r\nabc\r\n"), n: 2},
+		{max: 3, consumed: len("+OK\r\n$3\r\nabc\r\n*2\r\n:1\r\n$-1\r\n"), n: 3},
+		{max: 5, consumed: len(in), n: 4},
+		{max: -1, consumed: len(in), n: 4},
+		{max: 0, consumed: 0, n: 0},
+	}
+	for _, tt := range tests {
+		// Whole, and one byte at a time: the stop must not depend on how
+		// the stream is cut.
+		var s replyScanner
+		consumed, n, err := s.scan([]byte(in), tt.max)
+		if err != nil || consumed != tt.consumed || n != tt.n {
+			t.Errorf("scan(max %d) = %d bytes, %d replies, %v; want %d, %d", tt.max, consumed, n, err, tt.consumed, tt.n)
+		}
+		var b replyScanner
+		consumed, n = 0, 0
+		for i := 0; i < len(in) && (tt.max < 0 || n < tt.max); i++ {
+			k, m, err := b.scan([]byte{in[i]}, tt.max-n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			consumed, n = consumed+k, n+m
+		}
+		if tt.max != 0 && (consumed != tt.consumed || n != tt.n) {
+			t.Errorf("byte by byte, max %d: %d bytes, %d replies; want %d, %d", tt.max, consumed, n, tt.consumed, tt.n)
+		}
+	}
+}

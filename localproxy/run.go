@@ -30,7 +30,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := NewMetrics(reg)
 	p := New(ctx, Options{Bind: cfg.Bind, PortLo: lo, PortHi: hi, RetryInterval: cfg.ListenRetry,
-		DialTimeout: cfg.DialTimeout, Logger: log, Metrics: m})
+		DialTimeout: cfg.DialTimeout, Dedicated: cfg.DedicatedBackends, Logger: log, Metrics: m})
 	defer p.Close()
 
 	var follower atomic.Pointer[Follower]

@@ -96,6 +96,7 @@ func TestPinning(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := backendConns(t, dr)
+	pinned := func() float64 { return counterValue(t, p.m.Pinned.WithLabelValues("cache")) }
 
 	tests := []struct {
 		name  string
@@ -110,6 +111,7 @@ func TestPinning(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			before := pinned()
 			r := dialRaw(t, port)
 			r.send(tt.send)
 			for _, want := range tt.reply {
@@ -121,19 +123,22 @@ func TestPinning(t *testing.T) {
 			if v, err := shared.Get(ctx, "k").Result(); err != nil || v != "db0" {
 				t.Fatalf("shared client: GET k = %q, %v; want db0", v, err)
 			}
+			if got := pinned() - before; got != 1 {
+				t.Fatalf("pinned connections counter grew by %v, want 1", got)
+			}
 			r.c.Close()
 			waitFor(t, "the pinned connection to close", func() bool { return backendConns(t, dr) == base })
 		})
 	}
-	t.Run("client setinfo is answered and does not pin", func(t *testing.T) {
-		before := backendConns(t, dr)
+	t.Run("client setinfo, auth and client maint_notifications are answered and do not pin", func(t *testing.T) {
+		before, pinnedBefore := backendConns(t, dr), pinned()
 		r := dialRaw(t, port)
-		r.send("CLIENT SETINFO LIB-NAME x\r\nCLIENT SETINFO LIB-VER 1\r\nPING\r\n")
-		r.expect("+OK")
-		r.expect("+OK")
-		r.expect("+PONG")
-		if n := backendConns(t, dr); n != before {
-			t.Fatalf("redis has %d proxy connections, want %d", n, before)
+		r.send("CLIENT SETINFO LIB-NAME x\r\nCLIENT SETINFO LIB-VER 1\r\nAUTH pw\r\nPING\r\nCLIENT MAINT_NOTIFICATIONS ON\r\nPING\r\n")
+		for _, want := range []string{"+OK", "+OK", "+OK", "+PONG", string(errNoMaintNotifications[:len(errNoMaintNotifications)-2]), "+PONG"} {
+			r.expect(want)
+		}
+		if n := backendConns(t, dr); n != before || pinned() != pinnedBefore {
+			t.Fatalf("redis has %d proxy connections, want %d; pinned counter %v, want %v", n, before, pinned(), pinnedBefore)
 		}
 	})
 	t.Run("hello 3 goes to the resp3 shared connection", func(t *testing.T) {

@@ -2,13 +2,15 @@
 // directly and against HAProxy in TCP mode, with redis-benchmark, in one
 // run:
 //
-//	go run ./bench/proxy [-n 200000] [-c 50] [-rounds 1] [-P 1,16] [-latency=true] [-cpuprofile proxy.pprof]
+//	go run ./bench/proxy [-n 200000] [-c 50] [-rounds 1] [-P 1,16] [-latency=true] [-dedicated=true] [-cpuprofile proxy.pprof]
 //
 // It starts a redis-server, the localproxy.Proxy in this process and
 // haproxy (config written to a temp dir), runs `redis-benchmark -t set,get
 // -c 50 -n 200000 -P 1` and `-P 16` against each, and prints requests per
 // second, p50 latency and the ratios proxy/direct and proxy/haproxy. With
-// -rounds > 1 every figure is the median of the rounds.
+// -rounds > 1 every figure is the median of the rounds. With -dedicated, a
+// second proxy that gives every client a backend connection of its own
+// (localproxy.Options.Dedicated) is measured too, as "dedicated".
 package main
 
 import (
@@ -44,6 +46,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process (the proxy) to this file")
 	pipelines := flag.String("P", "1,16", "comma-separated pipeline depths to run")
 	latency := flag.Bool("latency", true, "also measure the single-client latency")
+	dedicated := flag.Bool("dedicated", true, "also measure the proxy with one backend connection per client")
 	flag.Parse()
 	var pls []int
 	for _, f := range strings.Split(*pipelines, ",") {
@@ -54,13 +57,13 @@ func main() {
 		}
 		pls = append(pls, pl)
 	}
-	if err := run(*n, *clients, *rounds, pls, *latency, *cpuprofile); err != nil {
+	if err := run(*n, *clients, *rounds, pls, *latency, *dedicated, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/proxy:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n, clients, rounds int, pipelines []int, latency bool, cpuprofile string) error {
+func run(n, clients, rounds int, pipelines []int, latency, dedicated bool, cpuprofile string) error {
 	for _, bin := range []string{"redis-server", "redis-benchmark", "haproxy"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return fmt.Errorf("%s not found in PATH (run scripts/deps.sh): %w", bin, err)
@@ -86,19 +89,11 @@ func run(n, clients, rounds int, pipelines []int, latency bool, cpuprofile strin
 	defer stopRedis()
 	redisAddr := fmt.Sprintf("127.0.0.1:%d", redisPort)
 
-	proxyPort, err := freePort()
+	proxyPort, stopProxy, err := startProxy(ctx, redisAddr, false)
 	if err != nil {
 		return err
 	}
-	p := localproxy.New(ctx, localproxy.Options{PortLo: 1, PortHi: 65535,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	defer p.Close()
-	if err := p.Add("bench", proxyPort, ""); err != nil {
-		return err
-	}
-	if err := p.SetMaster("bench", redisAddr); err != nil {
-		return err
-	}
+	defer stopProxy()
 
 	haPort, err := freePort()
 	if err != nil {
@@ -132,6 +127,17 @@ listen redis
 		name string
 		port int
 	}{{"direct", redisPort}, {"localproxy", proxyPort}, {"haproxy", haPort}}
+	if dedicated {
+		port, stop, err := startProxy(ctx, redisAddr, true)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		targets = append(targets, struct {
+			name string
+			port int
+		}{"dedicated", port})
+	}
 	for _, t := range targets {
 		if err := waitTCP(fmt.Sprintf("127.0.0.1:%d", t.port), 10*time.Second); err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
@@ -186,9 +192,9 @@ listen redis
 			for _, t := range targets {
 				r := results[pl][t.name][test]
 				ratioD, ratioH := "", ""
-				if t.name == "localproxy" {
-					ratioD = fmt.Sprintf("%.2f", lp.rps/d.rps)
-					ratioH = fmt.Sprintf("%.2f", lp.rps/h.rps)
+				if t.name == "localproxy" || t.name == "dedicated" {
+					ratioD = fmt.Sprintf("%.2f", r.rps/d.rps)
+					ratioH = fmt.Sprintf("%.2f", r.rps/h.rps)
 				}
 				fmt.Printf("%-4d %-4s %-11s %12.0f %9.3f %14s %15s\n", pl, test, t.name, r.rps, r.p50ms, ratioD, ratioH)
 			}
@@ -222,6 +228,26 @@ listen redis
 		fmt.Printf("%-11s %9.3f %14s\n", t.name, lat[t.name].p50ms, added)
 	}
 	return nil
+}
+
+// startProxy serves instance "bench" on a free port, routed to addr, with
+// a localproxy.Proxy in this process.
+func startProxy(ctx context.Context, addr string, dedicated bool) (int, func(), error) {
+	port, err := freePort()
+	if err != nil {
+		return 0, nil, err
+	}
+	p := localproxy.New(ctx, localproxy.Options{PortLo: 1, PortHi: 65535, Dedicated: dedicated,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := p.Add("bench", port, ""); err != nil {
+		p.Close()
+		return 0, nil, err
+	}
+	if err := p.SetMaster("bench", addr); err != nil {
+		p.Close()
+		return 0, nil, err
+	}
+	return port, p.Close, nil
 }
 
 // benchmark runs redis-benchmark and returns rps and p50 per test.
