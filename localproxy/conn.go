@@ -57,9 +57,10 @@ type clientConn struct {
 
 	// Writes to the client, see send and sendWait.
 	wmu      sync.Mutex
-	flushing bool   // a flush goroutine owns cw: new output is queued
-	outq     []byte // output queued for flush
-	wfailed  bool   // writing to the client failed
+	flushed  *sync.Cond // signalled when flush ends (L is &wmu)
+	flushing bool       // a flush goroutine owns cw: new output is queued
+	outq     []byte     // output queued for flush
+	wfailed  bool       // writing to the client failed
 
 	mu sync.Mutex
 	be *backend // nil: connect on the next command
@@ -140,6 +141,7 @@ func closeAsync(nc net.Conn) { go nc.Close() }
 func newClientConn(in *instance, nc net.Conn) *clientConn {
 	c := &clientConn{in: in, client: nc, cw: newRawWriter(nc), resumable: true}
 	c.cond = sync.NewCond(&c.mu)
+	c.flushed = sync.NewCond(&c.wmu)
 	return c
 }
 
@@ -233,10 +235,15 @@ func (c *clientConn) detachLocked() {
 
 // serve reads client commands until the client or the instance goes away.
 func (c *clientConn) serve() {
-	defer c.close()
+	defer func() {
+		// After QUIT or a protocol error, the replies queued before go
+		// out first, as from Redis.
+		c.waitFlushed()
+		c.close()
+	}()
 	buf := make([]byte, bufSize)
 	start, end := 0, 0 // buf[start:end] is read but not yet forwarded
-	_ = readLoop(c.client, func() []byte { return buf[end:] }, func(n int) bool {
+	_ = readLoop(c.client, false, func() []byte { return buf[end:] }, func(n int) bool {
 		if c.raw.Load() {
 			if !c.forward(buf[:end+n], 0, toMaster) {
 				return false
@@ -426,6 +433,10 @@ func (c *clientConn) dest(kind cmdKind, cont, reads bool) dest {
 		return toMaster // answered here; no need to pin
 	case c.pinned || !c.in.sharing:
 		return toMaster
+	case c.sc.isInline:
+		// Redis splits inline commands with quote rules the scanner does
+		// not check, and closes the connection on unbalanced quotes: that
+		// must not take the shared connection down.
 	case kind == cmdPlain && shareable(c.sc.name()):
 		return sharedDest(c.resp3)
 	case kind == cmdHello && c.sc.nargs == 1:
@@ -456,7 +467,9 @@ func sharedDest(resp3 bool) dest {
 // names, connecting first if needed. It returns false when the connection
 // must close.
 func (c *clientConn) forward(b []byte, cmds int, to dest) bool {
-	if len(b) == 0 && cmds == 0 {
+	if cmds == 0 && (len(b) == 0 || !c.pinned) {
+		// Nothing, or only empty lines and empty arrays, which Redis
+		// ignores: no reason to connect a client not pinned.
 		return true
 	}
 	switch to {
@@ -488,7 +501,7 @@ func (c *clientConn) forward(b []byte, cmds int, to dest) bool {
 		if !c.waitDrained() {
 			return false
 		}
-		nb, err := c.dial(r)
+		nb, err := c.dial(r, c.shared != nil)
 		if err != nil {
 			c.in.log.Warn("cannot connect to master", "master", r.addr, "err", err)
 			return c.failCommands(cmds, err)
@@ -567,7 +580,7 @@ func (c *clientConn) forwardReplica(b []byte, cmds int) (ok, sent bool) {
 			return true, false
 		}
 		addr := reps[int(c.in.nextReplica.Add(1)%uint32(len(reps)))]
-		nb, err := c.dial(&route{addr: addr, password: c.in.route.Load().password})
+		nb, err := c.dial(&route{addr: addr, password: c.in.route.Load().password}, false)
 		if err != nil {
 			c.noReplica = time.Now().Add(replicaRetry)
 			c.in.log.Warn("cannot connect to a replica; this connection reads from the master for a while",
@@ -670,18 +683,25 @@ type noMasterError struct{ name string }
 
 func (e *noMasterError) Error() string { return "instance " + e.name + " has no master" }
 
-// dial connects to the route's master and recreates the connection's
-// state there: AUTH with the instance password, SELECT of its database.
-func (c *clientConn) dial(r *route) (*backend, error) {
+// dial connects to the route's server and recreates the connection's
+// state there: AUTH with the instance password, SELECT of its database,
+// HELLO 3. afterShared: the client sent commands over a shared connection
+// before (see instance.dial).
+func (c *clientConn) dial(r *route, afterShared bool) (*backend, error) {
 	c.mu.Lock()
 	db, resp3 := c.db, c.resp3
 	c.mu.Unlock()
-	return c.in.dial(r, db, resp3)
+	return c.in.dial(r, db, resp3, afterShared)
 }
 
-// dial connects to the route's master and sets the connection up: AUTH
+// dial connects to the route's server and sets the connection up: AUTH
 // with the instance password, SELECT db, HELLO 3.
-func (in *instance) dial(r *route, db int, resp3 bool) (*backend, error) {
+//
+// afterShared makes the connection's first command a write that
+// replicates (a PUBLISH nobody listens to): Redis' WAIT waits for the
+// writes made on the connection it is sent on, and a client pinned after
+// writing over a shared connection must not get a WAIT that ignores them.
+func (in *instance) dial(r *route, db int, resp3, afterShared bool) (*backend, error) {
 	if r.addr == "" {
 		return nil, &noMasterError{name: in.name}
 	}
@@ -705,6 +725,10 @@ func (in *instance) dial(r *route, db int, resp3 bool) (*backend, error) {
 	}
 	if resp3 {
 		hs = appendCommand(hs, "HELLO", "3")
+		want++
+	}
+	if afterShared {
+		hs = appendCommand(hs, "PUBLISH", "__mrredis__:pinned", "")
 		want++
 	}
 	if want > 0 {
@@ -844,15 +868,14 @@ func (c *clientConn) send(b []byte, n uint64) bool {
 func (c *clientConn) sendWait(b []byte, be *backend, n uint64) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	for c.flushing && !c.wfailed {
+		c.flushed.Wait()
+	}
 	if n > 0 {
 		c.answered(be, n)
 	}
-	switch {
-	case c.wfailed:
+	if c.wfailed {
 		return net.ErrClosed
-	case c.flushing:
-		c.outq = append(c.outq, b...)
-		return nil
 	}
 	_, err := c.cw.Write(b)
 	if err != nil {
@@ -869,6 +892,7 @@ func (c *clientConn) flush() {
 		if len(c.outq) == 0 {
 			c.flushing = false
 			c.outq = buf[:0]
+			c.flushed.Broadcast()
 			c.wmu.Unlock()
 			return
 		}
@@ -877,11 +901,22 @@ func (c *clientConn) flush() {
 		if _, err := c.cw.Write(buf); err != nil {
 			c.wmu.Lock()
 			c.flushing, c.wfailed, c.outq = false, true, nil
+			c.flushed.Broadcast()
 			c.wmu.Unlock()
 			c.close()
 			return
 		}
 	}
+}
+
+// waitFlushed waits until the queued output is written (or writing it
+// failed).
+func (c *clientConn) waitFlushed() {
+	c.wmu.Lock()
+	for c.flushing && !c.wfailed {
+		c.flushed.Wait()
+	}
+	c.wmu.Unlock()
 }
 
 // answered records n more replies from be written to the client.
@@ -907,7 +942,7 @@ func (c *clientConn) answered(be *backend, n uint64) {
 func (c *clientConn) pump(be *backend) {
 	buf := make([]byte, bufSize)
 	var rs replyScanner
-	_ = readLoop(be.conn, func() []byte { return buf }, func(n int) bool {
+	_ = readLoop(be.conn, false, func() []byte { return buf }, func(n int) bool {
 		if be.detached.Load() {
 			return false
 		}

@@ -73,7 +73,8 @@ func (m *muxConn) send(c *clientConn, b []byte, n int) bool {
 	for len(m.pending) >= muxMaxPending && !m.closed {
 		m.cond.Wait()
 	}
-	if m.closed {
+	if m.closed || m.dead.Load() {
+		// Dropped for a route change: new commands go to the new master.
 		m.mu.Unlock()
 		return false
 	}
@@ -119,21 +120,25 @@ func (m *muxConn) run() {
 	buf := make([]byte, bufSize)
 	var rs replyScanner
 	var parts []muxPart
-	_ = readLoop(m.be.conn, func() []byte { return buf }, func(n int) bool {
+	// drain: a short read does not prove that the connection is still
+	// open (see readLoop), and a close missed here would leave every
+	// client's commands in flight unanswered.
+	_ = readLoop(m.be.conn, true, func() []byte { return buf }, func(n int) bool {
 		parts = parts[:0]
+		ok := true
 		m.mu.Lock()
 		for from := 0; from < n; {
 			if m.head == len(m.owners) {
-				m.mu.Unlock()
 				m.in.log.Error("master sent a reply to no command on a shared connection; closing it")
-				return false
+				ok = false
+				break
 			}
 			o := &m.owners[m.head]
 			k, done, err := rs.scan(buf[from:n], o.n)
 			if err != nil {
-				m.mu.Unlock()
 				m.in.log.Error("master sent something that is not RESP on a shared connection; closing it", "err", err)
-				return false
+				ok = false
+				break
 			}
 			parts = append(parts, muxPart{c: o.c, from: from, to: from + k, n: done})
 			from += k
@@ -148,10 +153,12 @@ func (m *muxConn) run() {
 			m.head = 0
 		}
 		m.mu.Unlock()
+		// The replies before a bad one are good: their owners are no
+		// longer listed for fail to answer.
 		for _, p := range parts {
 			p.c.send(buf[p.from:p.to], uint64(p.n))
 		}
-		return true
+		return ok
 	})
 	m.fail(&rs)
 }
@@ -187,11 +194,13 @@ func (m *muxConn) fail(rs *replyScanner) {
 }
 
 // drop closes the connection for a route change; run fails what is in
-// flight with "master changed".
+// flight with "master changed" (unless it failed already).
 func (m *muxConn) drop() {
-	m.dead.Store(true)
 	m.mu.Lock()
-	m.switched = true
+	if !m.closed {
+		m.switched = true
+	}
 	m.mu.Unlock()
+	m.dead.Store(true)
 	closeAsync(m.be.conn)
 }

@@ -401,7 +401,7 @@ func (in *instance) sharedConn(r *route, resp3 bool) (*muxConn, error) {
 		// clients, not one per client after another.
 		return nil, in.muxErr
 	}
-	be, err := in.dial(r, 0, resp3)
+	be, err := in.dial(r, 0, resp3, false)
 	if err != nil {
 		in.muxErr, in.muxErrAt = err, time.Now()
 		return nil, err

@@ -24,7 +24,14 @@ var errStopped = errors.New("stopped by handler")
 // and every arrival after the read raises a new edge, which Go records
 // until the wait (only a new RawConn.Read call forgets it, and this loop
 // stays inside one).
-func readLoop(nc net.Conn, next func() []byte, handle func(n int) bool) error {
+//
+// It can miss the peer's close, though, when the last data and the FIN
+// arrive in one edge. A client connection or a connection of its own is
+// still closed soon after: the next write to the closed peer draws a
+// reset, which raises an edge, and so does a failed keep-alive probe (Go
+// enables them, every 15 s). Where that is not enough, drain makes every
+// short read followed by reads until EAGAIN.
+func readLoop(nc net.Conn, drain bool, next func() []byte, handle func(n int) bool) error {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return plainReadLoop(nc, next, handle)
@@ -54,7 +61,7 @@ func readLoop(nc net.Conn, next func() []byte, handle func(n int) bool) error {
 				result = errStopped
 				return true
 			}
-			if n < len(b) {
+			if n < len(b) && !drain {
 				return false
 			}
 		}

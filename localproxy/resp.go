@@ -217,7 +217,8 @@ type cmdScanner struct {
 	keepLen  int64 // payload bytes of the current argument to keep
 	arg      [2][maxArgKeep]byte
 	argLen   [2]int
-	nargs    int // arguments seen in the current command
+	nargs    int  // arguments seen in the current command
+	isInline bool // the current command is an inline one
 	inline   []byte
 }
 
@@ -249,11 +250,11 @@ func (s *cmdScanner) next(b []byte) (int, bool, error) {
 			if !s.inCmd {
 				s.nargs, s.argLen = 0, [2]int{}
 				if c != '*' {
-					s.st, s.inCmd, s.inline = stInline, true, s.inline[:0]
+					s.st, s.inCmd, s.inline, s.isInline = stInline, true, s.inline[:0], true
 					continue
 				}
 				i++
-				s.inCmd, s.inHeader = true, true
+				s.inCmd, s.inHeader, s.isInline = true, true, false
 				s.st, s.neg, s.digits, s.num = stNum, false, 0, 0
 				continue
 			}

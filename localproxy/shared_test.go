@@ -13,6 +13,16 @@ import (
 	"github.com/mrredis/mrredis/internal/testenv"
 )
 
+// multibulk encodes commands, each given as space-separated words, as
+// RESP arrays: inline commands pin a client (see clientConn.dest).
+func multibulk(cmds ...string) string {
+	var b []byte
+	for _, c := range cmds {
+		b = appendCommand(b, strings.Fields(c)...)
+	}
+	return string(b)
+}
+
 // backendConns counts the connections redis has besides the one asking.
 func backendConns(t *testing.T, dr *redis.Client) int {
 	t.Helper()
@@ -103,11 +113,12 @@ func TestPinning(t *testing.T) {
 		send  string
 		reply []string
 	}{
-		{"select", "SET a 1\r\nSELECT 1\r\nSET k db1\r\nGET k\r\n", []string{"+OK", "+OK", "+OK", "$3", "db1"}},
-		{"multi", "SET b 1\r\nMULTI\r\nINCR b\r\nEXEC\r\nGET b\r\n", []string{"+OK", "+OK", "+QUEUED", "*1", ":2", "$1", "2"}},
-		{"client setname", "PING\r\nCLIENT SETNAME app\r\nCLIENT GETNAME\r\n", []string{"+PONG", "+OK", "$3", "app"}},
-		{"big command", "SET c 1\r\n" + string(appendCommand(nil, "SET", "big", strings.Repeat("x", 3*bufSize))) + "STRLEN big\r\n",
+		{"select", multibulk("SET a 1", "SELECT 1", "SET k db1", "GET k"), []string{"+OK", "+OK", "+OK", "$3", "db1"}},
+		{"multi", multibulk("SET b 1", "MULTI", "INCR b", "EXEC", "GET b"), []string{"+OK", "+OK", "+QUEUED", "*1", ":2", "$1", "2"}},
+		{"client setname", multibulk("PING", "CLIENT SETNAME app", "CLIENT GETNAME"), []string{"+PONG", "+OK", "$3", "app"}},
+		{"big command", multibulk("SET c 1", "SET big "+strings.Repeat("x", 3*bufSize), "STRLEN big"),
 			[]string{"+OK", "+OK", fmt.Sprintf(":%d", 3*bufSize)}},
+		{"inline command", multibulk("SET d 1") + "GET d\r\n", []string{"+OK", "$1", "1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,7 +144,7 @@ func TestPinning(t *testing.T) {
 	t.Run("client setinfo, auth and client maint_notifications are answered and do not pin", func(t *testing.T) {
 		before, pinnedBefore := backendConns(t, dr), pinned()
 		r := dialRaw(t, port)
-		r.send("CLIENT SETINFO LIB-NAME x\r\nCLIENT SETINFO LIB-VER 1\r\nAUTH pw\r\nPING\r\nCLIENT MAINT_NOTIFICATIONS ON\r\nPING\r\n")
+		r.send(multibulk("CLIENT SETINFO LIB-NAME x", "CLIENT SETINFO LIB-VER 1", "AUTH pw", "PING", "CLIENT MAINT_NOTIFICATIONS ON", "PING"))
 		for _, want := range []string{"+OK", "+OK", "+OK", "+PONG", string(errNoMaintNotifications[:len(errNoMaintNotifications)-2]), "+PONG"} {
 			r.expect(want)
 		}
@@ -143,7 +154,8 @@ func TestPinning(t *testing.T) {
 	})
 	t.Run("hello 3 goes to the resp3 shared connection", func(t *testing.T) {
 		r := dialRaw(t, port)
-		r.send("GET nokey\r\nHELLO 3\r\n")
+		before := backendConns(t, dr)
+		r.send(multibulk("GET nokey", "HELLO 3"))
 		r.expect("$-1")
 		if l, _ := r.line(); !strings.HasPrefix(l, "%") {
 			t.Fatalf("HELLO 3 answered %q, want a map", l)
@@ -151,10 +163,14 @@ func TestPinning(t *testing.T) {
 		for l, _ := r.line(); l != "proto"; l, _ = r.line() {
 		}
 		r.expect(":3")
-		r.send("PING\r\nGET nokey\r\n")
+		r.send(multibulk("PING", "GET nokey"))
 		for l, _ := r.line(); l != "+PONG"; l, _ = r.line() {
 		}
 		r.expect("_") // RESP3 null
+		// One more connection: the shared RESP3 one, not one of its own.
+		if n := backendConns(t, dr); n != before+1 {
+			t.Fatalf("redis has %d proxy connections, want %d", n, before+1)
+		}
 	})
 	t.Run("blocking command", func(t *testing.T) {
 		blocked := viaProxy(t, port, &redis.Options{Protocol: 2, PoolSize: 1})
@@ -193,7 +209,7 @@ func TestSlowReaderDoesNotStall(t *testing.T) {
 		t.Fatal(err)
 	}
 	slow := dialRaw(t, port)
-	slow.send(strings.Repeat("GET big\r\n", gets))
+	slow.send(strings.Repeat(multibulk("GET big"), gets))
 	// 16 MiB of replies that nobody reads yet.
 	fast := viaProxy(t, port, &redis.Options{Protocol: 2})
 	for i := range 200 {
