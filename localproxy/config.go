@@ -32,6 +32,13 @@ type Config struct {
 	// DedicatedBackends gives every client connection a backend
 	// connection of its own (Options.Dedicated).
 	DedicatedBackends bool
+	// Threads is how many threads run the proxy (GOMAXPROCS); 0 leaves
+	// Go's default, one per CPU the process may use. One is the default:
+	// a relay's goroutines mostly wake each other, and on a host whose
+	// cores are busy with the applications and Redis, more threads spend
+	// more on handing goroutines between them than they gain (see
+	// bench/README.md).
+	Threads int
 
 	envErr error // bad MRR_* values seen by RegisterFlags
 }
@@ -45,6 +52,7 @@ func DefaultConfig() Config {
 		Admin:       "127.0.0.1:5657",
 		ListenRetry: 5 * time.Second,
 		DialTimeout: 2 * time.Second,
+		Threads:     1,
 	}
 }
 
@@ -58,6 +66,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Admin, "admin", c.Admin, "host:port of the /healthz and /metrics listener")
 	fs.DurationVar(&c.ListenRetry, "listen-retry", c.ListenRetry, "how often a port held by another program is tried again")
 	fs.DurationVar(&c.DialTimeout, "dial-timeout", c.DialTimeout, "longest wait to connect and authenticate to a master")
+	fs.IntVar(&c.Threads, "threads", c.Threads, "threads running the proxy (GOMAXPROCS); 0: one per CPU")
 	fs.BoolVar(&c.DedicatedBackends, "dedicated-backends", c.DedicatedBackends,
 		"give every client connection a Redis connection of its own, instead of sharing one per instance until a client needs its own")
 	c.envErr = envflag.Apply(fs, map[string]string{
@@ -67,6 +76,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		"listen-retry":       "MRR_LISTEN_RETRY",
 		"dial-timeout":       "MRR_DIAL_TIMEOUT",
 		"dedicated-backends": "MRR_DEDICATED_BACKENDS",
+		"threads":            "MRR_THREADS",
 	})
 }
 
@@ -103,6 +113,9 @@ func (c Config) Validate() error {
 	}
 	if c.DialTimeout <= 0 {
 		return fmt.Errorf("dial timeout %s must be positive", c.DialTimeout)
+	}
+	if c.Threads < 0 {
+		return fmt.Errorf("threads %d must be 0 (one per CPU) or more", c.Threads)
 	}
 	return nil
 }

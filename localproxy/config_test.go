@@ -37,6 +37,7 @@ func TestConfigFlags(t *testing.T) {
 	t.Setenv("MRR_ZK", "zk1:2181,zk2/custom")
 	t.Setenv("MRR_PORT_RANGE", "7000-7100")
 	t.Setenv("MRR_DEDICATED_BACKENDS", "true")
+	t.Setenv("MRR_THREADS", "4")
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
@@ -46,7 +47,7 @@ func TestConfigFlags(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.PortRange != "7000-7100" || cfg.Bind != "127.0.0.2" || cfg.Admin != "127.0.0.1:9" || !cfg.DedicatedBackends ||
+	if cfg.PortRange != "7000-7100" || cfg.Bind != "127.0.0.2" || cfg.Admin != "127.0.0.1:9" || !cfg.DedicatedBackends || cfg.Threads != 4 ||
 		strings.Join(cfg.ZK.Servers, ",") != "zk1:2181,zk2:2181" || cfg.ZK.Root != "/custom" {
 		t.Fatalf("config from env and flags: %+v", cfg)
 	}
@@ -60,6 +61,7 @@ func TestConfigFlags(t *testing.T) {
 		{[]string{"--admin", "nope"}, "admin address"},
 		{[]string{"--listen-retry", "0s"}, "listen retry"},
 		{[]string{"--port-range", "9-1"}, "port range"},
+		{[]string{"--threads", "-1"}, "threads -1 must be 0"},
 	}
 	for _, b := range bad {
 		cfg := DefaultConfig()

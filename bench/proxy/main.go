@@ -2,7 +2,7 @@
 // directly and against HAProxy in TCP mode, with redis-benchmark, in one
 // run:
 //
-//	go run ./bench/proxy [-n 200000] [-c 50] [-rounds 1] [-P 1,16] [-latency=true] [-dedicated=true] [-cpuprofile proxy.pprof]
+//	go run ./bench/proxy [-n 200000] [-c 50] [-rounds 1] [-P 1,16] [-latency=true] [-dedicated=true] [-threads 1] [-cpuprofile proxy.pprof]
 //
 // It starts a redis-server, the localproxy.Proxy in this process and
 // haproxy (config written to a temp dir), runs `redis-benchmark -t set,get
@@ -10,7 +10,8 @@
 // second, p50 latency and the ratios proxy/direct and proxy/haproxy. With
 // -rounds > 1 every figure is the median of the rounds. With -dedicated, a
 // second proxy that gives every client a backend connection of its own
-// (localproxy.Options.Dedicated) is measured too, as "dedicated".
+// (localproxy.Options.Dedicated) is measured too, as "dedicated". The
+// proxies run with -threads threads, as mrr-localproxy with --threads.
 package main
 
 import (
@@ -24,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -47,6 +49,7 @@ func main() {
 	pipelines := flag.String("P", "1,16", "comma-separated pipeline depths to run")
 	latency := flag.Bool("latency", true, "also measure the single-client latency")
 	dedicated := flag.Bool("dedicated", true, "also measure the proxy with one backend connection per client")
+	threads := flag.Int("threads", 1, "threads running the proxy (GOMAXPROCS; mrr-localproxy --threads, default 1); 0: one per CPU")
 	flag.Parse()
 	var pls []int
 	for _, f := range strings.Split(*pipelines, ",") {
@@ -56,6 +59,9 @@ func main() {
 			os.Exit(2)
 		}
 		pls = append(pls, pl)
+	}
+	if *threads > 0 {
+		runtime.GOMAXPROCS(*threads)
 	}
 	if err := run(*n, *clients, *rounds, pls, *latency, *dedicated, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/proxy:", err)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/mrredis/mrredis/localproxy"
@@ -24,6 +25,9 @@ func main() {
 	if err := cfg.EnvErr(); err != nil {
 		fmt.Fprintln(os.Stderr, "mrr-localproxy:", err)
 		os.Exit(2)
+	}
+	if cfg.Threads > 0 { // a negative value is refused by Run
+		runtime.GOMAXPROCS(cfg.Threads)
 	}
 
 	level := slog.LevelInfo
