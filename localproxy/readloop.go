@@ -133,27 +133,17 @@ func newRawWriter(nc net.Conn) *rawWriter {
 }
 
 // TryWrite writes as much of b as the socket takes without waiting.
-func (w *rawWriter) TryWrite(b []byte) (int, error) {
-	if w.rc == nil {
-		return w.nc.Write(b)
-	}
-	w.buf, w.n, w.err = b, 0, nil
-	err := w.rc.Write(w.tryFn)
-	n, werr := w.n, w.err
-	w.buf = nil
-	if werr == nil {
-		werr = err
-	}
-	return n, werr
-}
+func (w *rawWriter) TryWrite(b []byte) (int, error) { return w.do(b, w.tryFn) }
 
 // Write writes all of b or fails.
-func (w *rawWriter) Write(b []byte) (int, error) {
+func (w *rawWriter) Write(b []byte) (int, error) { return w.do(b, w.fn) }
+
+func (w *rawWriter) do(b []byte, fn func(fd uintptr) bool) (int, error) {
 	if w.rc == nil {
 		return w.nc.Write(b)
 	}
 	w.buf, w.n, w.err = b, 0, nil
-	err := w.rc.Write(w.fn)
+	err := w.rc.Write(fn)
 	n, werr := w.n, w.err
 	w.buf = nil
 	if werr == nil {

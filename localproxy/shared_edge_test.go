@@ -21,10 +21,7 @@ import (
 // reads only afterwards: like Redis, the proxy sends every reply and +OK
 // before it closes, although the GET's reply had to be queued.
 func TestQuitAfterQueuedReplies(t *testing.T) {
-	testenv.NeedProcesses(t)
-	rs := testenv.StartRedis(t)
-	p := newTestProxy(t, nil)
-	port := serve(t, p, "cache", "", rs.Addr)
+	rs, _, port := proxied(t)
 	const size = 8 << 20
 	if err := direct(t, rs, "").Set(context.Background(), "big", strings.Repeat("v", size), 0).Err(); err != nil {
 		t.Fatal(err)
@@ -88,10 +85,7 @@ func TestWaitAfterSharedWrite(t *testing.T) {
 // unbalanced quotes, which makes Redis close the connection, must not reach
 // the shared connection, where other clients' commands queue behind it.
 func TestBadInlineCommandDoesNotKillShared(t *testing.T) {
-	testenv.NeedProcesses(t)
-	rs := testenv.StartRedis(t)
-	p := newTestProxy(t, nil)
-	port := serve(t, p, "cache", "", rs.Addr)
+	_, _, port := proxied(t)
 	busy := dialRaw(t, port)
 	bad := dialRaw(t, port)
 	victim := dialRaw(t, port)
@@ -116,10 +110,7 @@ func TestBadInlineCommandDoesNotKillShared(t *testing.T) {
 // would miss the HELLO 3 that goes over the shared connection, and answer
 // the client in RESP2 once a command pins it.
 func TestBlankLineThenHello3(t *testing.T) {
-	testenv.NeedProcesses(t)
-	rs := testenv.StartRedis(t)
-	p := newTestProxy(t, nil)
-	port := serve(t, p, "cache", "", rs.Addr)
+	_, _, port := proxied(t)
 	c, err := net.Dial("tcp", addrOf(port))
 	if err != nil {
 		t.Fatal(err)

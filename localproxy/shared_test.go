@@ -13,6 +13,16 @@ import (
 	"github.com/mrredis/mrredis/internal/testenv"
 )
 
+// proxied starts a redis-server and a proxy serving it as instance
+// "cache" on the returned port.
+func proxied(t *testing.T) (*testenv.Redis, *Proxy, int) {
+	t.Helper()
+	testenv.NeedProcesses(t)
+	rs := testenv.StartRedis(t)
+	p := newTestProxy(t, nil)
+	return rs, p, serve(t, p, "cache", "", rs.Addr)
+}
+
 // multibulk encodes commands, each given as space-separated words, as
 // RESP arrays: inline commands pin a client (see clientConn.dest).
 func multibulk(cmds ...string) string {
@@ -38,10 +48,7 @@ func backendConns(t *testing.T, dr *redis.Client) int {
 // one shared connection per protocol, and that many clients pipelining at
 // once each get their own replies.
 func TestSharedConnections(t *testing.T) {
-	testenv.NeedProcesses(t)
-	rs := testenv.StartRedis(t)
-	p := newTestProxy(t, nil)
-	port := serve(t, p, "cache", "", rs.Addr)
+	rs, _, port := proxied(t)
 	dr := direct(t, rs, "")
 	ctx := context.Background()
 
@@ -95,10 +102,7 @@ func TestSharedConnections(t *testing.T) {
 // connection before, and the clients still on the shared one are not
 // affected.
 func TestPinning(t *testing.T) {
-	testenv.NeedProcesses(t)
-	rs := testenv.StartRedis(t)
-	p := newTestProxy(t, nil)
-	port := serve(t, p, "cache", "", rs.Addr)
+	rs, p, port := proxied(t)
 	dr := direct(t, rs, "")
 	ctx := context.Background()
 	shared := viaProxy(t, port, &redis.Options{Protocol: 2})
@@ -199,10 +203,7 @@ func TestPinning(t *testing.T) {
 // replies holds up neither the shared connection nor the other clients,
 // and gets every byte once it reads.
 func TestSlowReaderDoesNotStall(t *testing.T) {
-	testenv.NeedProcesses(t)
-	rs := testenv.StartRedis(t)
-	p := newTestProxy(t, nil)
-	port := serve(t, p, "cache", "", rs.Addr)
+	rs, _, port := proxied(t)
 	ctx := context.Background()
 	const size, gets = 256 << 10, 64
 	if err := direct(t, rs, "").Set(ctx, "big", strings.Repeat("v", size), 0).Err(); err != nil {
