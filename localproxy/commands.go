@@ -16,6 +16,7 @@ const (
 	cmdRaw                    // forward, then stop counting: pub/sub, MONITOR, HELLO, ...
 	cmdQuit                   // answered locally, then the connection closes
 	cmdHello                  // forward; may switch the protocol version
+	cmdWait                   // forward and count: WAIT, WAITAOF (see syncWrite)
 )
 
 // classify maps a command name (any case) to its kind. arg1 is the second
@@ -32,6 +33,8 @@ func classify(name, arg1 []byte) cmdKind {
 			return cmdRaw
 		case eqFold(name, "QUIT"):
 			return cmdQuit
+		case eqFold(name, "WAIT"):
+			return cmdWait
 		}
 	case 5:
 		switch {
@@ -74,6 +77,8 @@ func classify(name, arg1 []byte) cmdKind {
 			return cmdUnwatch
 		case eqFold(name, "MONITOR"):
 			return cmdRaw
+		case eqFold(name, "WAITAOF"):
+			return cmdWait
 		}
 	case 9:
 		if eqFold(name, "SUBSCRIBE") {

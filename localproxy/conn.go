@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 	"strconv"
@@ -102,6 +103,7 @@ type clientConn struct {
 	pinned       bool
 	shared       *muxConn  // the shared connection used last
 	partialSent  bool      // the current command was partly written already
+	syncNext     bool      // the next segment for the master starts with WAIT
 	replicaStale bool      // a SELECT, HELLO or RESET went to the master since the replica connection was made
 	noReplica    time.Time // a replica dial failed: reads go to the master until then
 }
@@ -120,10 +122,22 @@ type backend struct {
 	sent, recv uint64 // commands written to / answered from this backend
 	movable    bool   // the client's state could move when it was detached
 	retiring   bool   // replica left the list: close once nothing is in flight
+	synced     bool   // a syncWrite was sent (see forward)
 	// detached is set when the backend is no longer the client's: replies
 	// read after that are dropped (their commands get an error instead).
 	detached atomic.Bool
+	// skipAt is, once skip is set, how many replies pump passes on before
+	// the one it drops: the syncWrite's.
+	skip   atomic.Bool
+	skipAt atomic.Uint64
 }
+
+// syncWrite is a write that replicates and that nobody sees (PUBLISH to a
+// channel nobody listens to). Redis' WAIT waits for the writes made on
+// the connection it is sent on; sent before the first WAIT on a client's
+// own connection, it makes WAIT cover what the client wrote over a shared
+// connection before.
+var syncWrite = appendCommand(nil, "PUBLISH", "__mrredis__:wait", "")
 
 func (be *backend) role() string {
 	if be.replica {
@@ -139,7 +153,8 @@ func (be *backend) role() string {
 func closeAsync(nc net.Conn) { go nc.Close() }
 
 func newClientConn(in *instance, nc net.Conn) *clientConn {
-	c := &clientConn{in: in, client: nc, cw: newRawWriter(nc), resumable: true}
+	// Without sharing, a connection is pinned from the start.
+	c := &clientConn{in: in, client: nc, cw: newRawWriter(nc), resumable: true, pinned: !in.sharing}
 	c.cond = sync.NewCond(&c.mu)
 	c.flushed = sync.NewCond(&c.wmu)
 	return c
@@ -235,15 +250,10 @@ func (c *clientConn) detachLocked() {
 
 // serve reads client commands until the client or the instance goes away.
 func (c *clientConn) serve() {
-	defer func() {
-		// After QUIT or a protocol error, the replies queued before go
-		// out first, as from Redis.
-		c.waitFlushed()
-		c.close()
-	}()
+	defer c.close()
 	buf := make([]byte, bufSize)
 	start, end := 0, 0 // buf[start:end] is read but not yet forwarded
-	_ = readLoop(c.client, false, func() []byte { return buf[end:] }, func(n int) bool {
+	err := readLoop(c.client, false, func() []byte { return buf[end:] }, func(n int) bool {
 		if c.raw.Load() {
 			if !c.forward(buf[:end+n], 0, toMaster) {
 				return false
@@ -279,6 +289,11 @@ func (c *clientConn) serve() {
 		}
 		return true
 	})
+	if err == errStopped {
+		// QUIT, a protocol error or a backend lost with state: what is
+		// queued for the client goes out first, as from Redis.
+		c.finish()
+	}
 }
 
 // process scans buf[scan:end], forwards complete commands from buf[start:]
@@ -324,7 +339,16 @@ func (c *clientConn) process(buf []byte, start, scan, end int) (int, bool) {
 			}
 			to = target
 		}
-		if kind == cmdPlain || counted == 0 {
+		if kind == cmdWait && to == toMaster && c.shared != nil && counted == 1 {
+			// A WAIT after shared commands starts its own segment, so
+			// that forward can put a syncWrite before it.
+			if !c.forward(buf[start:cmdStart], cmds, to) {
+				return 0, false
+			}
+			start, cmds = cmdStart, 0
+			c.syncNext = true
+		}
+		if kind == cmdPlain || kind == cmdWait || counted == 0 {
 			cmds += counted
 			continue
 		}
@@ -501,7 +525,7 @@ func (c *clientConn) forward(b []byte, cmds int, to dest) bool {
 		if !c.waitDrained() {
 			return false
 		}
-		nb, err := c.dial(r, c.shared != nil)
+		nb, err := c.dial(r)
 		if err != nil {
 			c.in.log.Warn("cannot connect to master", "master", r.addr, "err", err)
 			return c.failCommands(cmds, err)
@@ -515,6 +539,13 @@ func (c *clientConn) forward(b []byte, cmds int, to dest) bool {
 		c.be, be = nb, nb
 		go c.pump(nb)
 	}
+	if c.syncNext && !be.synced {
+		be.synced = true
+		be.skipAt.Store(be.sent)
+		be.skip.Store(true)
+		b = append(slices.Clip(syncWrite), b...)
+	}
+	c.syncNext = false
 	c.sent += uint64(cmds)
 	be.sent += uint64(cmds)
 	c.mu.Unlock()
@@ -580,7 +611,7 @@ func (c *clientConn) forwardReplica(b []byte, cmds int) (ok, sent bool) {
 			return true, false
 		}
 		addr := reps[int(c.in.nextReplica.Add(1)%uint32(len(reps)))]
-		nb, err := c.dial(&route{addr: addr, password: c.in.route.Load().password}, false)
+		nb, err := c.dial(&route{addr: addr, password: c.in.route.Load().password})
 		if err != nil {
 			c.noReplica = time.Now().Add(replicaRetry)
 			c.in.log.Warn("cannot connect to a replica; this connection reads from the master for a while",
@@ -685,23 +716,17 @@ func (e *noMasterError) Error() string { return "instance " + e.name + " has no 
 
 // dial connects to the route's server and recreates the connection's
 // state there: AUTH with the instance password, SELECT of its database,
-// HELLO 3. afterShared: the client sent commands over a shared connection
-// before (see instance.dial).
-func (c *clientConn) dial(r *route, afterShared bool) (*backend, error) {
+// HELLO 3.
+func (c *clientConn) dial(r *route) (*backend, error) {
 	c.mu.Lock()
 	db, resp3 := c.db, c.resp3
 	c.mu.Unlock()
-	return c.in.dial(r, db, resp3, afterShared)
+	return c.in.dial(r, db, resp3)
 }
 
 // dial connects to the route's server and sets the connection up: AUTH
 // with the instance password, SELECT db, HELLO 3.
-//
-// afterShared makes the connection's first command a write that
-// replicates (a PUBLISH nobody listens to): Redis' WAIT waits for the
-// writes made on the connection it is sent on, and a client pinned after
-// writing over a shared connection must not get a WAIT that ignores them.
-func (in *instance) dial(r *route, db int, resp3, afterShared bool) (*backend, error) {
+func (in *instance) dial(r *route, db int, resp3 bool) (*backend, error) {
 	if r.addr == "" {
 		return nil, &noMasterError{name: in.name}
 	}
@@ -725,10 +750,6 @@ func (in *instance) dial(r *route, db int, resp3, afterShared bool) (*backend, e
 	}
 	if resp3 {
 		hs = appendCommand(hs, "HELLO", "3")
-		want++
-	}
-	if afterShared {
-		hs = appendCommand(hs, "PUBLISH", "__mrredis__:pinned", "")
 		want++
 	}
 	if want > 0 {
@@ -909,6 +930,24 @@ func (c *clientConn) flush() {
 	}
 }
 
+// finish waits until the output queued for the client is written, reading
+// and dropping what the client still sends meanwhile, as Redis does after
+// QUIT: a client that writes before it reads would otherwise never read.
+// A client that closes its end is not waited for.
+func (c *clientConn) finish() {
+	c.wmu.Lock()
+	flushing := c.flushing && !c.wfailed
+	c.wmu.Unlock()
+	if !flushing {
+		return
+	}
+	go func() {
+		c.waitFlushed()
+		_ = c.client.SetReadDeadline(time.Unix(1, 0)) // ends the copy below
+	}()
+	_, _ = io.Copy(io.Discard, c.client)
+}
+
 // waitFlushed waits until the queued output is written (or writing it
 // failed).
 func (c *clientConn) waitFlushed() {
@@ -942,33 +981,83 @@ func (c *clientConn) answered(be *backend, n uint64) {
 func (c *clientConn) pump(be *backend) {
 	buf := make([]byte, bufSize)
 	var rs replyScanner
+	var seen uint64 // replies passed on
 	_ = readLoop(be.conn, false, func() []byte { return buf }, func(n int) bool {
 		if be.detached.Load() {
 			return false
+		}
+		data := buf[:n]
+		if be.skip.Load() {
+			// The syncWrite's reply is in this read or a later one.
+			var ok bool
+			if data, ok = c.skipSyncReply(be, &rs, &seen, data); !ok {
+				return false
+			}
+			if len(data) == 0 {
+				return true
+			}
 		}
 		k := 0
 		// A replica only ever answers reads: its replies are counted in
 		// pub/sub mode too, for the master's pump waits on them.
 		if !c.raw.Load() || be.replica {
 			var perr error
-			if k, perr = rs.feed(buf[:n]); perr != nil {
+			if k, perr = rs.feed(data); perr != nil {
 				c.in.log.Error(be.role()+" sent something that is not RESP; closing the client connection", "err", perr)
 				c.close()
 				return false
 			}
 		}
-		if !be.replica && c.usedSide.Load() && (!c.waitSideAnswered() || be.detached.Load()) {
-			// Closed, or detached while waiting: as above, replies
-			// read after the switch are dropped.
-			return false
-		}
-		if werr := c.sendWait(buf[:n], be, uint64(k)); werr != nil {
-			c.close()
-			return false
-		}
-		return true
+		return c.passOn(be, data, k, &seen)
 	})
 	c.backendGone(be, &rs)
+}
+
+// passOn writes data, holding k replies from be, to the client, after the
+// replies from elsewhere that come first. It returns false when pump must
+// stop.
+func (c *clientConn) passOn(be *backend, data []byte, k int, seen *uint64) bool {
+	if !be.replica && c.usedSide.Load() && (!c.waitSideAnswered() || be.detached.Load()) {
+		// Closed, or detached while waiting: as above, replies read
+		// after the switch are dropped.
+		return false
+	}
+	if werr := c.sendWait(data, be, uint64(k)); werr != nil {
+		c.close()
+		return false
+	}
+	*seen += uint64(k)
+	return true
+}
+
+// skipSyncReply passes on the replies in data before the syncWrite's,
+// drops that one once it is complete, and returns the rest of data. ok is
+// false when pump must stop.
+func (c *clientConn) skipSyncReply(be *backend, rs *replyScanner, seen *uint64, data []byte) (rest []byte, ok bool) {
+	if before := be.skipAt.Load() - *seen; before > 0 {
+		k, done, err := rs.scan(data, int(before))
+		if err != nil {
+			c.in.log.Error("master sent something that is not RESP; closing the client connection", "err", err)
+			c.close()
+			return nil, false
+		}
+		if !c.passOn(be, data[:k], done, seen) {
+			return nil, false
+		}
+		if data = data[k:]; uint64(done) < before {
+			return data, true // data is used up
+		}
+	}
+	k, done, err := rs.scan(data, 1)
+	if err != nil {
+		c.in.log.Error("master sent something that is not RESP; closing the client connection", "err", err)
+		c.close()
+		return nil, false
+	}
+	if done == 1 {
+		be.skip.Store(false)
+	}
+	return data[k:], true
 }
 
 // backendGone handles the end of be: a route change (be was detached) or

@@ -296,11 +296,13 @@ type instance struct {
 	sharing bool
 	mux     [2]atomic.Pointer[muxConn] // RESP2, RESP3
 	muxMu   sync.Mutex
-	// muxErr is the last failed dial of a shared connection, at muxErrAt:
-	// the clients that waited for that dial get its error (guarded by
-	// muxMu).
-	muxErr   error
-	muxErrAt time.Time
+	// muxErr is the last failed dial of a shared connection, at muxErrAt,
+	// to muxErrRoute in slot muxErrSlot: the clients that waited for that
+	// dial get its error (guarded by muxMu).
+	muxErr      error
+	muxErrAt    time.Time
+	muxErrRoute *route
+	muxErrSlot  *atomic.Pointer[muxConn]
 
 	mu        sync.Mutex
 	conns     map[*clientConn]struct{}
@@ -311,7 +313,7 @@ type instance struct {
 // setRoute installs r and detaches every connection from the old master.
 func (in *instance) setRoute(r *route, since time.Time) {
 	in.route.Store(r)
-	in.dropShared()
+	in.dropShared(false)
 	in.mu.Lock()
 	for c := range in.conns {
 		c.routeChanged()
@@ -368,13 +370,16 @@ func (in *instance) run() {
 		c.close()
 	}
 	in.mu.Unlock()
-	in.dropShared()
+	in.dropShared(true)
 }
 
-// dropShared closes the shared connections.
-func (in *instance) dropShared() {
+// dropShared closes the shared connections: all of them, or those to
+// another route than the current one (one to the new master may be made
+// already).
+func (in *instance) dropShared(all bool) {
 	for i := range in.mux {
-		if m := in.mux[i].Swap(nil); m != nil {
+		m := in.mux[i].Load()
+		if m != nil && (all || m.route != in.route.Load()) && in.mux[i].CompareAndSwap(m, nil) {
 			m.drop()
 		}
 	}
@@ -396,18 +401,20 @@ func (in *instance) sharedConn(r *route, resp3 bool) (*muxConn, error) {
 	if m := slot.Load(); m != nil && m.route == r && !m.dead.Load() {
 		return m, nil
 	}
-	if in.muxErr != nil && in.muxErrAt.After(asked) {
+	if in.muxErr != nil && in.muxErrAt.After(asked) && in.muxErrRoute == r && in.muxErrSlot == slot {
 		// A dial failed while this caller waited: one dial per wave of
 		// clients, not one per client after another.
 		return nil, in.muxErr
 	}
-	be, err := in.dial(r, 0, resp3, false)
+	be, err := in.dial(r, 0, resp3)
 	if err != nil {
-		in.muxErr, in.muxErrAt = err, time.Now()
+		in.muxErr, in.muxErrAt, in.muxErrRoute, in.muxErrSlot = err, time.Now(), r, slot
 		return nil, err
 	}
 	m := newMuxConn(in, r, be, slot)
-	if old := slot.Swap(m); old != nil {
+	if old := slot.Swap(m); old != nil && old.route != r {
+		// One for the same route is here only because it failed: its
+		// commands get "connection lost", not "master changed".
 		old.drop()
 	}
 	go m.run()

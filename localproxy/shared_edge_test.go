@@ -55,11 +55,18 @@ func TestWaitAfterSharedWrite(t *testing.T) {
 	if err := direct(t, replica, "").Do(ctx, "REPLICAOF", host, mport).Err(); err != nil {
 		t.Fatal(err)
 	}
-	dm := direct(t, master, "")
-	dm.Set(ctx, "x", "1", 0)
-	waitFor(t, "replica acked", func() bool {
+	// No password (unlike replicaPair): Redis 7.0 happens to set a
+	// connection's write offset when it authenticates, which would hide
+	// the bug this test is about.
+	dm, dr := direct(t, master, ""), direct(t, replica, "")
+	waitFor(t, "sync transferred", func() bool {
 		info, _ := dm.Info(ctx, "replication").Result()
-		return strings.Contains(info, ",state=online,") && !strings.Contains(info, ",offset=0,")
+		return strings.Contains(info, ",state=online,")
+	})
+	dm.Set(ctx, "x", "1", 0)
+	waitFor(t, "writes reach the replica", func() bool {
+		v, _ := dr.Get(ctx, "x").Result()
+		return v == "1"
 	})
 	p := newTestProxy(t, nil)
 	port := serve(t, p, "db", "", master.Addr)
@@ -192,4 +199,204 @@ func TestExtraReplyOnShared(t *testing.T) {
 	b.send(string(appendCommand(nil, "ECHO", "boom")))
 	a.expect("+PONG")
 	b.expect("+boom")
+}
+
+// TestDedicatedPubSubFollowUp: with dedicated backends, what a subscriber
+// sends after its first SUBSCRIBE (counted as no command) reaches Redis.
+func TestDedicatedPubSubFollowUp(t *testing.T) {
+	testenv.NeedProcesses(t)
+	rs := testenv.StartRedis(t)
+	p := newTestProxyMode(t, nil, true)
+	port := serve(t, p, "cache", "", rs.Addr)
+	r := dialRaw(t, port)
+	r.send(multibulk("SUBSCRIBE a"))
+	for _, want := range []string{"*3", "$9", "subscribe", "$1", "a", ":1"} {
+		r.expect(want)
+	}
+	r.send(multibulk("SUBSCRIBE b"))
+	for _, want := range []string{"*3", "$9", "subscribe", "$1", "b", ":2"} {
+		r.expect(want)
+	}
+}
+
+// TestDedicatedClientReplySkip: the same after CLIENT REPLY SKIP.
+func TestDedicatedClientReplySkip(t *testing.T) {
+	testenv.NeedProcesses(t)
+	rs := testenv.StartRedis(t)
+	p := newTestProxyMode(t, nil, true)
+	port := serve(t, p, "cache", "", rs.Addr)
+	r := dialRaw(t, port)
+	r.send(multibulk("CLIENT REPLY SKIP", "SET k v"))
+	time.Sleep(200 * time.Millisecond)
+	r.send(multibulk("GET k"))
+	r.expect("$1")
+	r.expect("v")
+}
+
+// TestPinDuringWritePause: during CLIENT PAUSE WRITE, which Redis'
+// FAILOVER (the scheduler's switchover) uses, a command that pins a client
+// of the shared connection is answered at once, as Redis answers it: the
+// syncWrite goes only before a WAIT.
+func TestPinDuringWritePause(t *testing.T) {
+	rs, _, port := proxied(t)
+	ctx := context.Background()
+	dr := direct(t, rs, "")
+	r := dialRaw(t, port)
+	r.send(multibulk("PING"))
+	r.expect("+PONG")
+	if err := dr.Do(ctx, "CLIENT", "PAUSE", "3000", "WRITE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dr.Do(ctx, "CLIENT", "UNPAUSE") })
+	// Direct: answered at once.
+	d, err := net.Dial("tcp", rs.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	start := time.Now()
+	d.Write([]byte(multibulk("SELECT 1")))
+	buf := make([]byte, 64)
+	_ = d.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _ := d.Read(buf)
+	if string(buf[:n]) != "+OK\r\n" {
+		t.Fatalf("direct SELECT during the pause: %q after %v", buf[:n], time.Since(start))
+	}
+	start = time.Now()
+	r.send(multibulk("SELECT 1"))
+	got, err := r.line()
+	el := time.Since(start)
+	if err != nil || got != "+OK" || el > 500*time.Millisecond {
+		t.Fatalf("SELECT via proxy during CLIENT PAUSE WRITE answered %q (%v) after %v; direct answers +OK at once", got, err, el)
+	}
+}
+
+// TestQuitThenKeepWriting: a client that writes its whole pipeline, with
+// more after QUIT, before it reads must be able to finish writing: like
+// Redis, the proxy reads and drops the input after QUIT while the replies
+// before it go out.
+func TestQuitThenKeepWriting(t *testing.T) {
+	rs, _, port := proxied(t)
+	const size = 8 << 20
+	if err := direct(t, rs, "").Set(context.Background(), "big", strings.Repeat("v", size), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	try := func(addr string) error {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		junk := []byte(strings.Repeat(multibulk("PING"), (16<<20)/14))
+		msg := append(append(appendCommand(nil, "GET", "big"), "QUIT\r\n"...), junk...)
+		_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		_, err = c.Write(msg)
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			return err
+		}
+		return nil
+	}
+	if err := try(rs.Addr); err != nil {
+		t.Fatalf("direct: %v", err)
+	}
+	if err := try(addrOf(port)); err != nil {
+		t.Fatalf("via proxy: the write after QUIT blocks (%v): the proxy neither reads nor closes", err)
+	}
+}
+
+// TestSharedDialErrorOfOldRoute: a client that waited while the shared
+// connection to the old master failed to connect must not get that
+// error for the new master.
+func TestSharedDialErrorOfOldRoute(t *testing.T) {
+	testenv.NeedProcesses(t)
+	const pw = "pw"
+	rs := testenv.StartRedis(t, "requirepass "+pw)
+	// The old master accepts connections but never answers (the AUTH of
+	// the handshake times out after DialTimeout).
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer nc.Close()
+		}
+	}()
+	p := newTestProxy(t, nil)
+	port := serve(t, p, "db", pw, ln.Addr().String())
+	x := dialRaw(t, port)
+	x.send(multibulk("PING"))
+	time.Sleep(200 * time.Millisecond) // x's dial of the shared connection hangs in the handshake
+	if err := p.SetMaster("db", rs.Addr); err != nil {
+		t.Fatal(err)
+	}
+	y := dialRaw(t, port)
+	y.send(multibulk("PING"))
+	got, err := y.line()
+	if err != nil || got != "+PONG" {
+		t.Fatalf("PING after the switch to a healthy master answered %q (%v)", got, err)
+	}
+}
+
+// TestCloseWithUnreadQueue: Proxy.Close returns although a client that
+// never reads has replies queued and sent QUIT.
+func TestCloseWithUnreadQueue(t *testing.T) {
+	testenv.NeedProcesses(t)
+	rs := testenv.StartRedis(t)
+	p := New(context.Background(), Options{PortLo: 1, PortHi: 65535, DialTimeout: 2 * time.Second,
+		Logger: testLogger(io.Discard)})
+	port := serve(t, p, "cache", "", rs.Addr)
+	const size = 8 << 20
+	if err := direct(t, rs, "").Set(context.Background(), "big", strings.Repeat("v", size), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", addrOf(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write(append(appendCommand(nil, "GET", "big"), "QUIT\r\n"...))
+	time.Sleep(300 * time.Millisecond)
+	done := make(chan struct{})
+	go func() { p.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Proxy.Close hangs on a client that does not read")
+	}
+}
+
+// TestSyncWriteReplyIsDropped: the syncWrite before a pinned client's
+// first WAIT reaches Redis (a subscriber of its channel gets it), and its
+// reply is dropped at its place in a pipeline: the client sees exactly
+// the replies to its own commands.
+func TestSyncWriteReplyIsDropped(t *testing.T) {
+	rs, _, port := proxied(t)
+	ctx := context.Background()
+	sub := direct(t, rs, "").Subscribe(ctx, "__mrredis__:wait")
+	if _, err := sub.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := dialRaw(t, port)
+	r.send(multibulk("SET a 1", "SELECT 0")) // shared, then pinned
+	r.expect("+OK")
+	r.expect("+OK")
+	// With a subscriber, PUBLISH answers :1; no reply here is :1.
+	r.send(multibulk("SET b 2", "GET a", "WAIT 0 0", "GET b", "WAIT 0 0"))
+	for _, want := range []string{"+OK", "$1", "1", ":0", "$1", "2", ":0"} {
+		r.expect(want)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	msg, err := sub.ReceiveMessage(rctx)
+	if err != nil || msg.Channel != "__mrredis__:wait" {
+		t.Fatalf("subscriber got %v, %v; want the syncWrite", msg, err)
+	}
+	r.send(multibulk("PING"))
+	r.expect("+PONG")
 }
