@@ -339,9 +339,10 @@ func (c *clientConn) process(buf []byte, start, scan, end int) (int, bool) {
 			}
 			to = target
 		}
-		if kind == cmdWait && to == toMaster && c.shared != nil && counted == 1 {
+		if kind == cmdWait && to == toMaster && c.shared != nil && counted == 1 && !c.multi {
 			// A WAIT after shared commands starts its own segment, so
-			// that forward can put a syncWrite before it.
+			// that forward can put a syncWrite before it (not inside a
+			// transaction, whose EXEC would answer it too).
 			if !c.forward(buf[start:cmdStart], cmds, to) {
 				return 0, false
 			}

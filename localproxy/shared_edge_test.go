@@ -399,4 +399,11 @@ func TestSyncWriteReplyIsDropped(t *testing.T) {
 	}
 	r.send(multibulk("PING"))
 	r.expect("+PONG")
+
+	// Inside MULTI no syncWrite: EXEC would answer it.
+	m := dialRaw(t, port)
+	m.send(multibulk("SET c 3", "MULTI", "WAIT 0 0", "EXEC"))
+	for _, want := range []string{"+OK", "+OK", "+QUEUED", "*1", ":0"} {
+		m.expect(want)
+	}
 }
