@@ -147,51 +147,37 @@ func TestBlankLineThenHello3(t *testing.T) {
 // their clients.
 func TestExtraReplyOnShared(t *testing.T) {
 	testenv.NeedProcesses(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
+	addr := fakeRedis(t, func(nc net.Conn) {
+		rd := bufio.NewReader(nc)
 		for {
-			nc, err := ln.Accept()
-			if err != nil {
+			var out []byte
+			// Collect what arrives within 150 ms, answer in one write.
+			_ = nc.SetReadDeadline(time.Time{})
+			for first := true; ; first = false {
+				if !first {
+					_ = nc.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
+				}
+				l, err := rd.ReadString('\n')
+				if err != nil {
+					if ne, ok := err.(net.Error); ok && ne.Timeout() {
+						break
+					}
+					return
+				}
+				switch strings.TrimSpace(l) {
+				case "PING":
+					out = append(out, "+PONG\r\n"...)
+				case "boom":
+					out = append(out, "+boom\r\n+EXTRA\r\n"...)
+				}
+			}
+			if _, err := nc.Write(out); err != nil {
 				return
 			}
-			go func(nc net.Conn) {
-				defer nc.Close()
-				rd := bufio.NewReader(nc)
-				for {
-					var out []byte
-					// Collect what arrives within 150 ms, answer in one write.
-					_ = nc.SetReadDeadline(time.Time{})
-					for first := true; ; first = false {
-						if !first {
-							_ = nc.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
-						}
-						l, err := rd.ReadString('\n')
-						if err != nil {
-							if ne, ok := err.(net.Error); ok && ne.Timeout() {
-								break
-							}
-							return
-						}
-						switch strings.TrimSpace(l) {
-						case "PING":
-							out = append(out, "+PONG\r\n"...)
-						case "boom":
-							out = append(out, "+boom\r\n+EXTRA\r\n"...)
-						}
-					}
-					if _, err := nc.Write(out); err != nil {
-						return
-					}
-				}
-			}(nc)
 		}
-	}()
+	})
 	p := newTestProxy(t, nil)
-	port := serve(t, p, "fake", "", ln.Addr().String())
+	port := serve(t, p, "fake", "", addr)
 	a := dialRaw(t, port)
 	b := dialRaw(t, port)
 	a.send(string(appendCommand(nil, "PING")))
@@ -313,22 +299,9 @@ func TestSharedDialErrorOfOldRoute(t *testing.T) {
 	rs := testenv.StartRedis(t, "requirepass "+pw)
 	// The old master accepts connections but never answers (the AUTH of
 	// the handshake times out after DialTimeout).
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer nc.Close()
-		}
-	}()
+	old := fakeRedis(t, func(nc net.Conn) { _, _ = io.Copy(io.Discard, nc) })
 	p := newTestProxy(t, nil)
-	port := serve(t, p, "db", pw, ln.Addr().String())
+	port := serve(t, p, "db", pw, old)
 	x := dialRaw(t, port)
 	x.send(multibulk("PING"))
 	time.Sleep(200 * time.Millisecond) // x's dial of the shared connection hangs in the handshake
@@ -406,4 +379,28 @@ func TestSyncWriteReplyIsDropped(t *testing.T) {
 	for _, want := range []string{"+OK", "+OK", "+QUEUED", "*1", ":0"} {
 		m.expect(want)
 	}
+}
+
+// fakeRedis listens on a free loopback port, serves every connection with
+// serve until the test ends, and returns the address.
+func fakeRedis(t *testing.T, serve func(nc net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer nc.Close()
+				serve(nc)
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }
