@@ -23,9 +23,7 @@ import (
 func TestQuitAfterQueuedReplies(t *testing.T) {
 	rs, _, port := proxied(t)
 	const size = 8 << 20
-	if err := direct(t, rs, "").Set(context.Background(), "big", strings.Repeat("v", size), 0).Err(); err != nil {
-		t.Fatal(err)
-	}
+	setBig(t, rs, size)
 	c, err := net.Dial("tcp", addrOf(port))
 	if err != nil {
 		t.Fatal(err)
@@ -264,9 +262,7 @@ func TestPinDuringWritePause(t *testing.T) {
 func TestQuitThenKeepWriting(t *testing.T) {
 	rs, _, port := proxied(t)
 	const size = 8 << 20
-	if err := direct(t, rs, "").Set(context.Background(), "big", strings.Repeat("v", size), 0).Err(); err != nil {
-		t.Fatal(err)
-	}
+	setBig(t, rs, size)
 	try := func(addr string) error {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -325,9 +321,7 @@ func TestCloseWithUnreadQueue(t *testing.T) {
 		Logger: testLogger(io.Discard)})
 	port := serve(t, p, "cache", "", rs.Addr)
 	const size = 8 << 20
-	if err := direct(t, rs, "").Set(context.Background(), "big", strings.Repeat("v", size), 0).Err(); err != nil {
-		t.Fatal(err)
-	}
+	setBig(t, rs, size)
 	c, err := net.Dial("tcp", addrOf(port))
 	if err != nil {
 		t.Fatal(err)

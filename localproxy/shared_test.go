@@ -23,6 +23,14 @@ func proxied(t *testing.T) (*testenv.Redis, *Proxy, int) {
 	return rs, p, serve(t, p, "cache", "", rs.Addr)
 }
 
+// setBig stores a value of size bytes at key "big", directly.
+func setBig(t *testing.T, rs *testenv.Redis, size int) {
+	t.Helper()
+	if err := direct(t, rs, "").Set(context.Background(), "big", strings.Repeat("v", size), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // multibulk encodes commands, each given as space-separated words, as
 // RESP arrays: inline commands pin a client (see clientConn.dest).
 func multibulk(cmds ...string) string {
@@ -206,9 +214,7 @@ func TestSlowReaderDoesNotStall(t *testing.T) {
 	rs, _, port := proxied(t)
 	ctx := context.Background()
 	const size, gets = 256 << 10, 64
-	if err := direct(t, rs, "").Set(ctx, "big", strings.Repeat("v", size), 0).Err(); err != nil {
-		t.Fatal(err)
-	}
+	setBig(t, rs, size)
 	slow := dialRaw(t, port)
 	slow.send(strings.Repeat(multibulk("GET big"), gets))
 	// 16 MiB of replies that nobody reads yet.
