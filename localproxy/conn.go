@@ -881,8 +881,8 @@ func (c *clientConn) send(b []byte, n uint64) bool {
 	return true
 }
 
-// sendWait writes b, holding the replies to n commands on be (if not
-// nil), to the client, waiting while its socket is full, so that a client
+// sendWait writes b, holding the replies to n commands on be, to the
+// client, waiting while its socket is full, so that a client
 // that reads slowly slows its own backends down. Replies are counted
 // first, as in send. Only the connection's own backends write this way:
 // nothing is in flight for the client on a shared connection then (see
@@ -1004,8 +1004,7 @@ func (c *clientConn) pump(be *backend) {
 		if !c.raw.Load() || be.replica {
 			var perr error
 			if k, perr = rs.feed(data); perr != nil {
-				c.in.log.Error(be.role()+" sent something that is not RESP; closing the client connection", "err", perr)
-				c.close()
+				c.badReply(be, perr)
 				return false
 			}
 		}
@@ -1038,8 +1037,7 @@ func (c *clientConn) skipSyncReply(be *backend, rs *replyScanner, seen *uint64, 
 	if before := be.skipAt.Load() - *seen; before > 0 {
 		k, done, err := rs.scan(data, int(before))
 		if err != nil {
-			c.in.log.Error("master sent something that is not RESP; closing the client connection", "err", err)
-			c.close()
+			c.badReply(be, err)
 			return nil, false
 		}
 		if !c.passOn(be, data[:k], done, seen) {
@@ -1051,14 +1049,19 @@ func (c *clientConn) skipSyncReply(be *backend, rs *replyScanner, seen *uint64, 
 	}
 	k, done, err := rs.scan(data, 1)
 	if err != nil {
-		c.in.log.Error("master sent something that is not RESP; closing the client connection", "err", err)
-		c.close()
+		c.badReply(be, err)
 		return nil, false
 	}
 	if done == 1 {
 		be.skip.Store(false)
 	}
 	return data[k:], true
+}
+
+// badReply closes the client after be sent something that is not RESP.
+func (c *clientConn) badReply(be *backend, err error) {
+	c.in.log.Error(be.role()+" sent something that is not RESP; closing the client connection", "err", err)
+	c.close()
 }
 
 // backendGone handles the end of be: a route change (be was detached) or
@@ -1099,9 +1102,10 @@ func (c *clientConn) backendGone(be *backend, rs *replyScanner) {
 		if switched {
 			msg, ctr = errMasterChanged, c.in.m.errMasterChanged
 		}
-		c.failInFlight(inFlight, msg, ctr)
+		c.failInFlight(be, inFlight, msg, ctr)
+	} else {
+		c.answered(be, inFlight)
 	}
-	c.answered(be, inFlight)
 	if closeClient {
 		c.close()
 	}
@@ -1123,20 +1127,18 @@ func (c *clientConn) replicaGone(be *backend, rs *replyScanner) {
 	cut := inFlight > 0 && rs.midReply()
 	c.mu.Unlock()
 	if inFlight > 0 && !cut {
-		c.failInFlight(inFlight, errReplicaLost, c.in.m.errReplica)
+		c.failInFlight(be, inFlight, errReplicaLost, c.in.m.errReplica)
+	} else {
+		c.answered(be, inFlight)
 	}
-	c.answered(be, inFlight)
 	if cut {
 		c.close()
 	}
 }
 
-// failInFlight answers n commands of a lost backend with msg.
-func (c *clientConn) failInFlight(n uint64, msg []byte, ctr prometheus.Counter) {
+// failInFlight answers the n commands in flight on be, which is lost,
+// with msg.
+func (c *clientConn) failInFlight(be *backend, n uint64, msg []byte, ctr prometheus.Counter) {
 	ctr.Add(float64(n))
-	for i := uint64(0); i < n; i++ {
-		if c.sendWait(msg, nil, 0) != nil {
-			return
-		}
-	}
+	_ = c.sendWait(bytes.Repeat(msg, int(n)), be, n)
 }

@@ -1,6 +1,7 @@
 package localproxy
 
 import (
+	"bytes"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -187,9 +188,7 @@ func (m *muxConn) fail(rs *replyScanner) {
 			continue
 		}
 		ctr.Add(float64(o.n))
-		for range o.n {
-			o.c.send(msg, 1)
-		}
+		o.c.send(bytes.Repeat(msg, o.n), uint64(o.n))
 	}
 }
 
