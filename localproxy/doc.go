@@ -40,8 +40,9 @@
 // clientConn for why this is safe on a loopback listener).
 //
 // Master change. New commands go to the new master at once. A connection
-// idle at the switch reconnects on its next command (AUTH, SELECT and
-// HELLO 3 are replayed) and loses nothing. Commands in flight get
+// idle at the switch loses nothing: its next command goes over a new
+// shared connection, or, once pinned, over a new connection of its own
+// (AUTH, SELECT and HELLO 3 are replayed). Commands in flight get
 // "-ERR mrredis: master changed, command not executed or result unknown;
 // retry": the old master may or may not have executed them, so they are
 // not retried. Connections whose server-side state cannot be recreated
