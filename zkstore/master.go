@@ -93,12 +93,8 @@ type MasterChange struct {
 // (ZooKeeper unavailable); the next good read is sent even if unchanged.
 // The channel closes when ctx ends or the store closes.
 func (s *Store) WatchMaster(ctx context.Context, name string) <-chan MasterChange {
-	var invalid error
-	if err := model.ValidateName(name); err != nil {
-		invalid = fmt.Errorf("watch master: %w", err)
-	}
-	return watchNode(ctx, s, s.instancePath(name, "master"), invalid,
-		func(data []byte, version int32, deleted bool) (MasterChange, error) {
+	return watchNode(ctx, s, name, "master",
+		func(_ string, data []byte, version int32, deleted bool) (MasterChange, error) {
 			if deleted {
 				return MasterChange{Deleted: true}, nil
 			}

@@ -33,15 +33,26 @@ func (s *Store) getData(ctx context.Context, p string) ([]byte, int32, error) {
 // getJSON reads and decodes a JSON node; malformed JSON is an error naming
 // the path.
 func getJSON[T any](ctx context.Context, s *Store, p string) (T, int32, error) {
-	var v T
 	b, ver, err := s.getData(ctx, p)
+	if err != nil {
+		var zero T
+		return zero, 0, err
+	}
+	v, err := decodeJSON[T](p, b)
 	if err != nil {
 		return v, 0, err
 	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return v, 0, fmt.Errorf("decode %s: malformed JSON in node: %w", p, err)
-	}
 	return v, ver, nil
+}
+
+// decodeJSON decodes the data of node p; malformed JSON is an error
+// naming the path.
+func decodeJSON[T any](p string, b []byte) (T, error) {
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		return v, fmt.Errorf("decode %s: malformed JSON in node: %w", p, err)
+	}
+	return v, nil
 }
 
 // children lists a node's children, unsorted.

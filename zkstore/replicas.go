@@ -40,20 +40,8 @@ func (s *Store) GetReplicas(ctx context.Context, name string) ([]string, error) 
 	if err := model.ValidateName(name); err != nil {
 		return nil, fmt.Errorf("get replicas: %w", err)
 	}
-	p := s.instancePath(name, "replicas")
-	b, _, err := s.getData(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	return decodeReplicas(p, b)
-}
-
-func decodeReplicas(p string, b []byte) ([]string, error) {
-	var addrs []string
-	if err := json.Unmarshal(b, &addrs); err != nil {
-		return nil, fmt.Errorf("decode %s: malformed JSON in node: %w", p, err)
-	}
-	return addrs, nil
+	addrs, _, err := getJSON[[]string](ctx, s, s.instancePath(name, "replicas"))
+	return addrs, err
 }
 
 // ReplicasChange is one observation of an instance's replicas node.
@@ -69,17 +57,12 @@ type ReplicasChange struct {
 // node (an instance created before the node existed, or deleted) reads as
 // no replicas.
 func (s *Store) WatchReplicas(ctx context.Context, name string) <-chan ReplicasChange {
-	var invalid error
-	if err := model.ValidateName(name); err != nil {
-		invalid = fmt.Errorf("watch replicas: %w", err)
-	}
-	p := s.instancePath(name, "replicas")
-	return watchNode(ctx, s, p, invalid,
-		func(data []byte, _ int32, deleted bool) (ReplicasChange, error) {
+	return watchNode(ctx, s, name, "replicas",
+		func(p string, data []byte, _ int32, deleted bool) (ReplicasChange, error) {
 			if deleted {
 				return ReplicasChange{}, nil
 			}
-			addrs, err := decodeReplicas(p, data)
+			addrs, err := decodeJSON[[]string](p, data)
 			return ReplicasChange{Addrs: addrs}, err
 		},
 		func(err error) ReplicasChange { return ReplicasChange{Err: err} },

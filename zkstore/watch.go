@@ -2,10 +2,13 @@ package zkstore
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/mrredis/mrredis/internal/model"
 )
 
 // WatchInstances sends the sorted instance names at once and again after
@@ -47,20 +50,21 @@ func (s *Store) WatchInstances(ctx context.Context) <-chan []string {
 }
 
 // watchNode is the loop behind WatchMaster and WatchReplicas: it sends
-// decode's value of node p at once and again after every change (as same
-// judges), and errv of the error once when reads start failing; the next
-// good read is sent even if unchanged. A node that does not decode counts
-// as a failed read, but its watch stays armed for the next write. When
-// invalid is not nil it is sent as the only value. The channel closes when
-// ctx ends or the store closes.
-func watchNode[T any](ctx context.Context, s *Store, p string, invalid error,
-	decode func(data []byte, version int32, deleted bool) (T, error),
+// decode's value of instances/<name>/<node> (at path p) at once and again
+// after every change (as same judges), and errv of the error once when
+// reads start failing; the next good read is sent even if unchanged. A
+// node that does not decode counts as a failed read, but its watch stays
+// armed for the next write. An invalid name is sent as the only value.
+// The channel closes when ctx ends or the store closes.
+func watchNode[T any](ctx context.Context, s *Store, name, node string,
+	decode func(p string, data []byte, version int32, deleted bool) (T, error),
 	errv func(error) T, same func(a, b T) bool) <-chan T {
 	out := make(chan T, 1)
+	p := s.instancePath(name, node)
 	go func() {
 		defer close(out)
-		if invalid != nil {
-			send(ctx, s, out, errv(invalid))
+		if err := model.ValidateName(name); err != nil {
+			send(ctx, s, out, errv(fmt.Errorf("watch %s: %w", node, err)))
 			return
 		}
 		var last T
@@ -69,7 +73,7 @@ func watchNode[T any](ctx context.Context, s *Store, p string, invalid error,
 			data, version, deleted, ev, err := s.readNodeW(ctx, p)
 			var v T
 			if err == nil {
-				v, err = decode(data, version, deleted)
+				v, err = decode(p, data, version, deleted)
 			}
 			if err != nil {
 				if !failing {
