@@ -162,10 +162,19 @@ func (f *Follower) follow(ctx context.Context, name string) {
 		backoff = min(2*backoff, 5*time.Second)
 	}
 	// The master known now goes in with the listener: clients of a
-	// running instance never see "no master" while the watch starts.
-	master, _, err := f.st.GetMaster(ctx, name)
-	if err != nil {
-		master = "" // none yet, or unreadable: the watch below tells
+	// running instance never see "no master" while the watch starts. The
+	// watch's first value is that master (none yet, or unreadable: the
+	// loop below tells).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	masters := f.st.WatchMaster(ctx, name)
+	mc, ok := <-masters
+	if !ok {
+		return
+	}
+	master := ""
+	if mc.Err == nil && !mc.Deleted {
+		master = mc.Addr
 	}
 	if err := f.p.add(name, inst.ProxyPort, inst.Password, master); err != nil {
 		if errors.Is(err, ErrPortOutOfRange) {
@@ -184,7 +193,7 @@ func (f *Follower) follow(ctx context.Context, name string) {
 			f.followReplicas(ctx, name, log)
 		}()
 	}
-	for mc := range f.st.WatchMaster(ctx, name) {
+	for ; ok; mc, ok = <-masters {
 		switch {
 		case mc.Err != nil:
 			f.m.ZKErrors.Inc()
