@@ -143,12 +143,7 @@ func scaleDownVictims(is *instState, n int) []string {
 // otherwise CREATING until the instance first ran, DEGRADED after.
 func (c *Core) setState(is *instState) {
 	master := is.masterMember()
-	inSync, live := 0, is.liveReplicas()
-	for id, ms := range is.members {
-		if id != is.inst.MasterTask && ms.inSync() {
-			inSync++
-		}
-	}
+	inSync, live := len(is.inSyncReplicas()), is.liveReplicas()
 	var reason string
 	pending := is.pending
 	if is.launchError != "" {
@@ -214,10 +209,8 @@ func (c *Core) writeReplicas() []Action {
 			continue
 		}
 		var addrs []string
-		for _, id := range is.memberIDs() {
-			if ms := is.members[id]; id != is.inst.MasterTask && ms.inSync() {
-				addrs = append(addrs, ms.m.Addr())
-			}
+		for _, ms := range is.inSyncReplicas() {
+			addrs = append(addrs, ms.m.Addr())
 		}
 		sort.Strings(addrs)
 		if is.replicasWritten && slices.Equal(addrs, is.replicas) {

@@ -51,6 +51,17 @@ func (is *instState) liveReplicas() int {
 	return n
 }
 
+// inSyncReplicas returns the replicas linked to the master, in no order.
+func (is *instState) inSyncReplicas() []*memberState {
+	var out []*memberState
+	for id, ms := range is.members {
+		if id != is.inst.MasterTask && ms.inSync() {
+			out = append(out, ms)
+		}
+	}
+	return out
+}
+
 // offerLeft is what remains of an offer while placing.
 type offerLeft struct {
 	Offer
